@@ -1,0 +1,63 @@
+// An index from SHA-256 digests to rule numbers: open addressing over flat arrays, built once at
+// configure time. A lookup hashes the digest's first word (SHA-256 output is uniform) and compares
+// four words per probe: constant time whatever the list size, no allocation per request.
+import { DIGEST_WORDS } from "../identity/sha256";
+
+const EMPTY: i32 = -1;
+
+export class DigestSet {
+  private words: StaticArray<u64>;
+  private rules: StaticArray<i32>;
+  private mask: u32;
+  private count: i32 = 0;
+
+  // `capacity` is the number of digests that will be added; the table keeps load at or below 3/4.
+  constructor(capacity: i32) {
+    let slots: u32 = 8;
+    while (<u64>slots * 3 < <u64>capacity * 4) slots <<= 1;
+    this.mask = slots - 1;
+    this.words = new StaticArray<u64>(<i32>slots * DIGEST_WORDS);
+    this.rules = new StaticArray<i32>(<i32>slots);
+    for (let i: u32 = 0; i < slots; i++) unchecked((this.rules[i] = EMPTY));
+  }
+
+  get size(): i32 {
+    return this.count;
+  }
+
+  // Adds a digest for `rule`; a digest already present keeps its first rule. Returns that rule.
+  add(digest: StaticArray<u64>, rule: i32): i32 {
+    let slot = this.find(digest);
+    let existing = unchecked(this.rules[slot]);
+    if (existing != EMPTY) return existing;
+    let base = <i32>slot * DIGEST_WORDS;
+    for (let i = 0; i < DIGEST_WORDS; i++) unchecked((this.words[base + i] = digest[i]));
+    unchecked((this.rules[slot] = rule));
+    this.count++;
+    return rule;
+  }
+
+  // The rule number stored for `digest`, or -1.
+  lookup(digest: StaticArray<u64>): i32 {
+    return unchecked(this.rules[this.find(digest)]);
+  }
+
+  // The slot holding `digest`, or the empty slot where it would go.
+  private find(digest: StaticArray<u64>): u32 {
+    let first = unchecked(digest[0]);
+    let slot = <u32>(first ^ (first >> 32)) & this.mask;
+    while (true) {
+      if (unchecked(this.rules[slot]) == EMPTY) return slot;
+      let base = <i32>slot * DIGEST_WORDS;
+      if (
+        unchecked(this.words[base]) == first &&
+        unchecked(this.words[base + 1]) == unchecked(digest[1]) &&
+        unchecked(this.words[base + 2]) == unchecked(digest[2]) &&
+        unchecked(this.words[base + 3]) == unchecked(digest[3])
+      ) {
+        return slot;
+      }
+      slot = (slot + 1) & this.mask;
+    }
+  }
+}
