@@ -84,7 +84,7 @@ class Reader {
   }
 
   value(depth: i32): JsonValue | null {
-    if (depth > MAX_JSON_DEPTH) return this.fail("nesting deeper than " + MAX_JSON_DEPTH.toString() + " levels");
+    if (depth >= MAX_JSON_DEPTH) return this.fail("nesting deeper than " + MAX_JSON_DEPTH.toString() + " levels");
     this.skipSpace();
     let c = this.peek();
     if (c == 0x7b) return this.object(depth);
@@ -282,7 +282,7 @@ class Reader {
         }
         parts.push(String.fromCharCode(unit));
       } else {
-        this.pos--;
+        this.pos -= 2;
         this.fail("invalid escape in a string");
         return null;
       }
