@@ -1,0 +1,170 @@
+// The compiled release module (build/cert-allowlist.wasm) in the Envoy-faithful host: the
+// foundation's allow/deny behaviour, configuration handling, root ids and memory stability.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { EnvoyHost, mtls, plaintext, tls, type HostOptions, type RequestOutcome } from '../host/index.js';
+
+const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
+const EXAMPLES = new URL('../filter-config/examples/', import.meta.url).pathname;
+
+const ACME = '8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7';
+const ACME_COLONS = ACME.toUpperCase().match(/../g)!.join(':');
+const OTHER = '3b1f0e54c0e5b5e2f3d6c1a0b9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180';
+const STRANGER = 'ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100';
+
+const peer = (sha256: string) => mtls({ sha256, subject: 'CN=client', uriSans: [], dnsSans: [] });
+const allowList = (...rules: [string, string][]) => JSON.stringify({ allow: rules.map(([name, sha256]) => ({ name, sha256 })) });
+
+async function filter(configuration = allowList(['acme-batch', ACME]), options: HostOptions = {}): Promise<EnvoyHost> {
+  const host = await EnvoyHost.load(MODULE, options);
+  assert.equal(host.configure(configuration), true, JSON.stringify(host.logsAtLeast('warn')));
+  return host;
+}
+
+function assertDenied(outcome: RequestOutcome, reason: string): void {
+  assert.equal(outcome.action, 'local_reply');
+  assert.deepEqual(outcome.localReply, {
+    status: 403,
+    details: `cert_allowlist_${reason}`,
+    body: 'client certificate not authorized\n',
+    headers: [['content-type', 'text/plain']],
+    grpcStatus: -1,
+  });
+  assert.equal(outcome.response.status, 403);
+}
+
+function assertNoErrors(host: EnvoyHost): void {
+  assert.deepEqual(host.logsAtLeast('error'), []);
+  assert.equal(host.vmFailed, false);
+}
+
+describe('the release module', () => {
+  it('exists (npm test builds it first)', () => {
+    assert.ok(existsSync(MODULE), `${MODULE} is missing: run npm run build`);
+  });
+  it('imports nothing Envoy lacks and exports an ABI version', async () => {
+    await EnvoyHost.load(MODULE);
+    const imports = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(MODULE)));
+    for (const name of ['abort', 'seed', 'trace']) assert.ok(!imports.some((i) => i.name === name), `imports env.${name}`);
+  });
+});
+
+describe('allow and deny by SHA-256 digest', () => {
+  for (const [form, written] of [['lower case', ACME], ['upper case', ACME.toUpperCase()], ['colon pairs', ACME_COLONS]]) {
+    it(`allows a listed certificate configured in ${form}`, async () => {
+      const host = await filter(allowList(['acme-batch', written]));
+      const outcome = host.request({ connection: peer(ACME) });
+      assert.equal(outcome.action, 'continued');
+      assert.equal(outcome.localReply, undefined);
+      assert.equal(outcome.response.status, 200);
+      assertNoErrors(host);
+    });
+  }
+  it('denies a certificate that is not listed with not_allowed', async () => {
+    const host = await filter();
+    assertDenied(host.request({ connection: peer(STRANGER) }), 'not_allowed');
+    assertNoErrors(host);
+  });
+  it('denies TLS without a client certificate with no_client_certificate', async () => {
+    const host = await filter();
+    assertDenied(host.request({ connection: tls() }), 'no_client_certificate');
+    assertNoErrors(host);
+  });
+  it('denies plaintext with no_client_certificate', async () => {
+    const host = await filter();
+    assertDenied(host.request({ connection: plaintext() }), 'no_client_certificate');
+    assertNoErrors(host);
+  });
+  it('denies everything with an empty allow list', async () => {
+    const host = await filter('{"allow": []}');
+    assertDenied(host.request({ connection: peer(ACME) }), 'not_allowed');
+  });
+  it('never lets a denied request reach the upstream', async () => {
+    const host = await filter();
+    let reached = false;
+    host.request({ connection: peer(STRANGER), upstream: () => ((reached = true), { status: 200 }) });
+    assert.equal(reached, false);
+  });
+  it('reads one property for an allowed request and replies once for a denied one', async () => {
+    const host = await filter();
+    assert.deepEqual(host.request({ connection: peer(ACME) }).hostCalls, { 'env.proxy_get_property': 1 });
+    assert.deepEqual(host.request({ connection: tls() }).hostCalls, {
+      'env.proxy_get_property': 1,
+      'env.proxy_send_local_response': 1,
+    });
+  });
+});
+
+describe('configuration', () => {
+  const invalid: { name: string; configuration: string; error: string }[] = JSON.parse(readFileSync(`${EXAMPLES}invalid.json`, 'utf8'));
+  for (const example of invalid) {
+    it(`refuses ${example.name}, logging the field and the problem`, async () => {
+      const host = await EnvoyHost.load(MODULE);
+      assert.equal(host.configure(example.configuration), false);
+      assert.deepEqual(host.logsAtLeast('warn').map((entry) => entry.message), [`cert-allowlist: rejected configuration: ${example.error}`]);
+      assert.equal(host.logsAtLeast('error').length, 1);
+      assert.equal(host.vmFailed, false);
+    });
+  }
+  for (const file of readdirSync(EXAMPLES).filter((name) => name.startsWith('valid-'))) {
+    it(`accepts the example ${file}`, async () => {
+      await filter(readFileSync(`${EXAMPLES}${file}`, 'utf8'));
+    });
+  }
+  it('accepts the default configuration in filter-config/', async () => {
+    const host = await filter(readFileSync(new URL('../filter-config/cert-allowlist.json', import.meta.url), 'utf8'));
+    assert.equal(host.request({ connection: peer(ACME) }).action, 'continued');
+  });
+  it('applies a second configuration to new requests', async () => {
+    const host = await filter();
+    assert.equal(host.configure(allowList(['other', OTHER])), true);
+    assertDenied(host.request({ connection: peer(ACME) }), 'not_allowed');
+    assert.equal(host.request({ connection: peer(OTHER) }).action, 'continued');
+  });
+  it('keeps the previous configuration serving when an update is refused', async () => {
+    const host = await filter();
+    assert.equal(host.configure(allowList(['broken', 'xyz'])), false);
+    assert.equal(host.request({ connection: peer(ACME) }).action, 'continued');
+    assertDenied(host.request({ connection: peer(STRANGER) }), 'not_allowed');
+    assert.equal(host.vmFailed, false);
+  });
+  it('keeps each plugin\'s list apart when two plugins share one VM', async () => {
+    const host = await filter();
+    const second = host.plugin({ pluginName: 'other-plugin', rootId: 'other' });
+    assert.equal(second.configure(allowList(['other', OTHER])), true);
+    assert.equal(host.request({ connection: peer(ACME) }).action, 'continued');
+    assertDenied(host.request({ connection: peer(OTHER) }), 'not_allowed');
+    assert.equal(second.request({ connection: peer(OTHER) }).action, 'continued');
+    assertDenied(second.request({ connection: peer(ACME) }), 'not_allowed');
+  });
+});
+
+describe('root ids', () => {
+  for (const rootId of ['', 'cert-allowlist', 'istio-pluginname']) {
+    it(`works under root id ${JSON.stringify(rootId)}`, async () => {
+      const host = await filter(undefined, { rootId });
+      assert.equal(host.request({ connection: peer(ACME) }).action, 'continued');
+      assertDenied(host.request({ connection: peer(STRANGER) }), 'not_allowed');
+      assertNoErrors(host);
+    });
+  }
+});
+
+describe('many requests', () => {
+  it('serves 100 000 requests without a trap, and memory stops growing after warm-up', async () => {
+    const host = await filter(allowList(['acme-batch', ACME], ['other', OTHER]));
+    const connections = [peer(ACME), peer(STRANGER), tls(), plaintext(), peer(OTHER)];
+    const run = (count: number) => {
+      for (let i = 0; i < count; i++) {
+        const outcome = host.request({ connection: connections[i % connections.length], path: `/item/${i}` });
+        if (outcome.response.status !== (i % 5 === 0 || i % 5 === 4 ? 200 : 403)) assert.fail(`request ${i}: ${outcome.response.status}`);
+      }
+    };
+    run(20_000);
+    const plateau = host.memoryBytes();
+    run(80_000);
+    assert.equal(host.memoryBytes(), plateau, 'linear memory grew after warm-up');
+    assertNoErrors(host);
+  });
+});
