@@ -1,5 +1,5 @@
-// SDK glue: reads what the decision needs from the host, calls the pure decision, applies the
-// verdict. No policy logic lives here.
+// SDK glue: reads what the policy needs from the host, calls the pure decision, applies the verdict
+// (continue / identity header / local reply), counts and logs. No policy logic lives here.
 import {
   Context,
   FilterHeadersStatusValues,
@@ -10,24 +10,73 @@ import {
   log,
   send_local_response,
 } from "@solo-io/proxy-runtime/assembly";
-import { get_property_bytes } from "@solo-io/proxy-runtime/assembly/runtime";
+import {
+  HeaderMapTypeValues,
+  MetricTypeValues,
+  define_metric,
+  get_current_time_nanoseconds,
+  get_header_map_value,
+  get_property_bytes,
+  increment_metric,
+  record_metric,
+  remove_header_map_value,
+  replace_header_map_value,
+} from "@solo-io/proxy-runtime/assembly/runtime";
 import { parseConfig } from "./config/parse";
-import { Policy } from "./policy/policy";
-import { decide, reasonName } from "./policy/decide";
+import { ConnectionFacts, IdentityResult } from "./identity/identity";
+import { DENY_REASONS, Reason, decide, establish, reasonName } from "./policy/decide";
+import { DenyFacts, denyLine } from "./policy/deny-log";
+import { normaliseHost } from "./policy/host";
+import { normalisePath } from "./policy/path";
+import { IdentitySource, Mode, Policy } from "./policy/policy";
 
 // Envoy property paths are NUL-separated tokens; a dotted path is one unknown name (NotFound).
 const DIGEST_PATH = String.UTF8.encode("connection\0sha256_peer_certificate_digest");
-const DENY_BODY = String.UTF8.encode("client certificate not authorized\n");
-const DENY_STATUS: u32 = 403;
+const SUBJECT_PATH = String.UTF8.encode("connection\0subject_peer_certificate");
+const URI_SAN_PATH = String.UTF8.encode("connection\0uri_san_peer_certificate");
+const DNS_SAN_PATH = String.UTF8.encode("connection\0dns_san_peer_certificate");
+// Repeated XFCC headers arrive comma-joined, as one list: a second header cannot hide from us.
+const XFCC_PATH = String.UTF8.encode("request\0headers\0x-forwarded-client-cert");
+const AUTHORITY = String.UTF8.encode(":authority");
+const PATH = String.UTF8.encode(":path");
+const REASON_HEADER = String.UTF8.encode("x-cert-allowlist-reason");
+const CONTENT_TYPE = String.UTF8.encode("content-type");
 const DETAILS_PREFIX = "cert_allowlist_";
+const NS_PER_MS: u64 = 1_000_000;
 
-function denyHeaders(): HeaderPair[] {
-  return [new HeaderPair(String.UTF8.encode("content-type"), String.UTF8.encode("text/plain"))];
+function text(bytes: ArrayBuffer | null): string | null {
+  return bytes === null ? null : String.UTF8.decode(bytes);
+}
+
+// Metric ids, defined once per configuration (Envoy binds a re-defined name to the same stat).
+class Metrics {
+  allowed: u32 = 0;
+  denied: u32 = 0;
+  dryRunDenied: u32 = 0;
+  // Indexed by Reason.
+  deniedBy: StaticArray<u32> = new StaticArray<u32>(8);
+
+  static define(rules: i32): Metrics {
+    let metrics = new Metrics();
+    metrics.allowed = define_metric(MetricTypeValues.Counter, "cert_allowlist.allowed").metric_id;
+    metrics.denied = define_metric(MetricTypeValues.Counter, "cert_allowlist.denied").metric_id;
+    metrics.dryRunDenied = define_metric(MetricTypeValues.Counter, "cert_allowlist.dry_run_denied").metric_id;
+    for (let i = 0; i < DENY_REASONS.length; i++) {
+      let reason = DENY_REASONS[i];
+      metrics.deniedBy[<i32>reason] = define_metric(MetricTypeValues.Counter, "cert_allowlist.denied." + reasonName(reason)).metric_id;
+    }
+    record_metric(define_metric(MetricTypeValues.Gauge, "cert_allowlist.rules").metric_id, <u64>rules);
+    return metrics;
+  }
 }
 
 export class CertAllowlistRoot extends RootContext {
   // The policy of the last configuration this root accepted; null until one is accepted.
   policy: Policy | null = null;
+  metrics: Metrics = new Metrics();
+  identityHeader: ArrayBuffer = new ArrayBuffer(0);
+  denyBody: ArrayBuffer = new ArrayBuffer(0);
+  denyContentType: ArrayBuffer = new ArrayBuffer(0);
 
   createContext(context_id: u32): Context {
     return new CertAllowlistRequest(context_id, this);
@@ -39,32 +88,105 @@ export class CertAllowlistRoot extends RootContext {
       log(LogLevelValues.error, "cert-allowlist: configuration: cannot read the plugin configuration");
       return false;
     }
-    let result = parseConfig(this.getConfiguration());
+    let nowMs = <i64>(get_current_time_nanoseconds() / NS_PER_MS);
+    let result = parseConfig(this.getConfiguration(), nowMs);
     let policy = result.policy;
     if (policy === null) {
       log(LogLevelValues.error, "cert-allowlist: rejected configuration: " + result.error);
       return false;
     }
     this.policy = policy;
-    log(LogLevelValues.info, "cert-allowlist: configured " + policy.allow.length.toString() + " allow rule(s)");
+    this.metrics = Metrics.define(policy.ruleCount);
+    this.identityHeader = String.UTF8.encode(policy.identityHeader);
+    this.denyBody = String.UTF8.encode(policy.denyResponse.body);
+    this.denyContentType = String.UTF8.encode(policy.denyResponse.contentType);
+    log(LogLevelValues.info, "cert-allowlist: configured " + policy.allow.length.toString() + " allow and " +
+      policy.deny.length.toString() + " deny rule(s), mode " + (policy.mode == Mode.DryRun ? "dry-run" : "enforce"));
     return true;
   }
 }
 
 export class CertAllowlistRequest extends Context {
   onRequestHeaders(_headers: u32, _end_of_stream: bool): FilterHeadersStatusValues {
-    let policy = changetype<CertAllowlistRoot>(this.root_context).policy;
+    let root = changetype<CertAllowlistRoot>(this.root_context);
+    let policy = root.policy;
     // Envoy never runs streams on a root whose configure failed; deny rather than trust that.
-    if (policy === null) return this.deny("not_configured");
-    let verdict = decide(policy, get_property_bytes(DIGEST_PATH));
-    if (verdict.allowed) return FilterHeadersStatusValues.Continue;
-    return this.deny(reasonName(verdict.reason));
+    if (policy === null) return this.reply(root, "not_configured", 403);
+    // Only this filter may say who the client is: a client-sent identity header never survives.
+    if (root.identityHeader.byteLength > 0) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, root.identityHeader);
+    let host = policy.needsHost ? normaliseHost(String.UTF8.decode(get_header_map_value(HeaderMapTypeValues.RequestHeaders, AUTHORITY))) : "";
+    if (!policy.inScope(host)) return FilterHeadersStatusValues.Continue;
+
+    let facts = new ConnectionFacts();
+    facts.digestHex = get_property_bytes(DIGEST_PATH);
+    if (policy.source == IdentitySource.Xfcc) {
+      facts.xfcc = text(get_property_bytes(XFCC_PATH));
+    } else {
+      if (policy.needsSubject) facts.subject = text(get_property_bytes(SUBJECT_PATH));
+      if (policy.needsSans) {
+        facts.uriSan = text(get_property_bytes(URI_SAN_PATH));
+        facts.dnsSan = text(get_property_bytes(DNS_SAN_PATH));
+        if (facts.digestHex !== null) facts.xfcc = text(get_property_bytes(XFCC_PATH));
+      }
+    }
+    let identity = establish(policy, facts);
+    let rawPath = policy.needsPath ? get_header_map_value(HeaderMapTypeValues.RequestHeaders, PATH) : new ArrayBuffer(0);
+    let path = policy.needsPath ? normalisePath(rawPath) : "";
+    let nowMs = policy.needsClock ? <i64>(get_current_time_nanoseconds() / NS_PER_MS) : 0;
+    let verdict = decide(policy, identity, host, path, nowMs);
+
+    if (verdict.allowed) {
+      increment_metric(root.metrics.allowed, 1);
+      if (root.identityHeader.byteLength > 0) {
+        replace_header_map_value(HeaderMapTypeValues.RequestHeaders, root.identityHeader, String.UTF8.encode(verdict.rule));
+      }
+      return FilterHeadersStatusValues.Continue;
+    }
+
+    let dryRun = policy.mode == Mode.DryRun;
+    increment_metric(dryRun ? root.metrics.dryRunDenied : root.metrics.denied, 1);
+    increment_metric(root.metrics.deniedBy[<i32>verdict.reason], 1);
+    log(LogLevelValues.info, denyLine(this.denyFacts(policy, identity, facts, verdict.reason, verdict.rule, rawPath)));
+    if (dryRun) return FilterHeadersStatusValues.Continue;
+    return this.reply(root, reasonName(verdict.reason), policy.denyResponse.status);
+  }
+
+  // What the deny line says; reads from the host only what the decision did not already need.
+  private denyFacts(policy: Policy, result: IdentityResult, facts: ConnectionFacts, reason: Reason, rule: string, rawPath: ArrayBuffer): DenyFacts {
+    let line = new DenyFacts();
+    line.reason = reasonName(reason);
+    line.rule = rule;
+    line.mode = policy.mode == Mode.DryRun ? "dry-run" : "enforce";
+    let identity = result.identity;
+    if (identity !== null) {
+      line.sha256 = identity.digestHex;
+      if (identity.uriSans.length > 0) line.uriSan = identity.uriSans[0];
+      line.subject = identity.subject;
+      if (policy.source == IdentitySource.Connection && !policy.needsSans) {
+        let uri = text(get_property_bytes(URI_SAN_PATH));
+        if (uri !== null) line.uriSan = uri;
+      }
+      if (policy.source == IdentitySource.Connection && !policy.needsSubject) {
+        let subject = text(get_property_bytes(SUBJECT_PATH));
+        if (subject !== null) line.subject = subject;
+      }
+    } else {
+      let digest = text(facts.digestHex);
+      if (digest !== null) line.sha256 = digest;
+    }
+    line.host = String.UTF8.decode(get_header_map_value(HeaderMapTypeValues.RequestHeaders, AUTHORITY));
+    if (!policy.needsPath) rawPath = get_header_map_value(HeaderMapTypeValues.RequestHeaders, PATH);
+    line.path = String.UTF8.decode(rawPath);
+    return line;
   }
 
   // The reply is sent by Envoy after this callback returns; the stop status keeps the request
   // from reaching the upstream in the meantime.
-  private deny(reason: string): FilterHeadersStatusValues {
-    send_local_response(DENY_STATUS, DETAILS_PREFIX + reason, DENY_BODY, denyHeaders(), GrpcStatusValues.InvalidCode);
+  private reply(root: CertAllowlistRoot, reason: string, status: u32): FilterHeadersStatusValues {
+    let policy = root.policy;
+    let headers: HeaderPair[] = [new HeaderPair(CONTENT_TYPE, root.denyContentType)];
+    if (policy !== null && policy.denyResponse.includeReason) headers.push(new HeaderPair(REASON_HEADER, String.UTF8.encode(reason)));
+    send_local_response(status, DETAILS_PREFIX + reason, root.denyBody, headers, GrpcStatusValues.InvalidCode);
     return FilterHeadersStatusValues.StopIteration;
   }
 }

@@ -1,11 +1,15 @@
 import { parseConfig } from "../config/parse";
-import { decide, Reason } from "../policy/decide";
+import { IdentitySource, Mode } from "../policy/policy";
 
+const NOW: i64 = 1795000000000; // 2026-11-18
 const SHA = "8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7";
 const OTHER = "0000000000000000000000000000000000000000000000000000000000000001";
+const MATCHERS = "sha256, uriSan, uriSanPrefix, dnsSan, subject, cn";
+const RULE_FIELDS = "name, sha256, uriSan, uriSanPrefix, dnsSan, subject, cn, hosts, paths, notBefore, notAfter, comment";
+const EX = '{"allow": [{"name": "acme-batch", "sha256": "<64 hex digits>"}]}';
 
 function errorOf(text: string): string {
-  let result = parseConfig(text);
+  let result = parseConfig(text, NOW);
   expect(result.policy).toBeNull("a rejected configuration yields no policy");
   return result.error;
 }
@@ -14,12 +18,16 @@ function rule(name: string, sha256: string): string {
   return '{"name": "' + name + '", "sha256": "' + sha256 + '"}';
 }
 
+function withAllow(rules: string, extra: string = ""): string {
+  return '{"allow": [' + rules + "]" + (extra.length > 0 ? ", " + extra : "") + "}";
+}
+
 describe("configuration errors name the JSON path and the problem", () => {
   it("rejects an empty configuration", () => {
-    expect(errorOf("")).toBe('configuration: empty; expected a JSON object such as {"allow": [{"name": "acme-batch", "sha256": "<64 hex digits>"}]}');
+    expect(errorOf("")).toBe("configuration: empty; expected a JSON object such as " + EX);
   });
   it("rejects a configuration of only white space", () => {
-    expect(errorOf(" \n\t")).toBe('configuration: empty; expected a JSON object such as {"allow": [{"name": "acme-batch", "sha256": "<64 hex digits>"}]}');
+    expect(errorOf(" \n\t")).toBe("configuration: empty; expected a JSON object such as " + EX);
   });
   it("rejects invalid JSON with the offset", () => {
     expect(errorOf('{"allow": [}')).toBe("configuration: invalid JSON at offset 11: unexpected character '}'");
@@ -28,10 +36,15 @@ describe("configuration errors name the JSON path and the problem", () => {
     expect(errorOf("[]")).toBe("configuration: expected an object, got array");
   });
   it("rejects an unknown top-level field", () => {
-    expect(errorOf('{"allow": [], "alow": []}')).toBe("alow: unknown field; expected one of: allow");
+    expect(errorOf('{"allow": [], "alow": []}')).toBe(
+      "alow: unknown field; expected one of: mode, identitySource, trustedProxies, hosts, allow, deny, identityHeader, denyResponse, selfTests");
+  });
+  it("quotes an unknown field whose name is not a plain word", () => {
+    expect(errorOf('{"allow": [], "a b\\n": 1}')).toBe(
+      '["a b\\u000a"]: unknown field; expected one of: mode, identitySource, trustedProxies, hosts, allow, deny, identityHeader, denyResponse, selfTests');
   });
   it("rejects a missing allow list", () => {
-    expect(errorOf("{}")).toBe('allow: required; expected a list of rules such as {"allow": [{"name": "acme-batch", "sha256": "<64 hex digits>"}]}');
+    expect(errorOf("{}")).toBe("allow: required; expected a list of rules such as " + EX);
   });
   it("rejects an allow list that is not an array", () => {
     expect(errorOf('{"allow": {"name": "a"}}')).toBe("allow: expected an array, got object");
@@ -40,62 +53,191 @@ describe("configuration errors name the JSON path and the problem", () => {
     expect(errorOf('{"allow": ["' + SHA + '"]}')).toBe("allow[0]: expected an object, got string");
   });
   it("rejects an unknown field in a rule", () => {
-    expect(errorOf('{"allow": [{"name": "a", "sha265": "' + SHA + '"}]}')).toBe("allow[0].sha265: unknown field; expected one of: name, sha256");
+    expect(errorOf(withAllow('{"name": "a", "sha265": "' + SHA + '"}'))).toBe("allow[0].sha265: unknown field; expected one of: " + RULE_FIELDS);
   });
-  it("quotes an unknown field whose name is not a plain word", () => {
-    expect(errorOf('{"allow": [], "a b\\n": 1}')).toBe('["a b\\u000a"]: unknown field; expected one of: allow');
+  it("rejects \"host\" written for \"hosts\", which must never widen a rule", () => {
+    expect(errorOf(withAllow('{"name": "a", "sha256": "' + SHA + '", "host": "x.example"}'))).toBe("allow[0].host: unknown field; expected one of: " + RULE_FIELDS);
   });
   it("rejects a rule without a name", () => {
-    expect(errorOf('{"allow": [{"sha256": "' + SHA + '"}]}')).toBe("allow[0].name: required");
+    expect(errorOf(withAllow('{"sha256": "' + SHA + '"}'))).toBe("allow[0].name: required");
   });
   it("rejects a name that is not a string", () => {
-    expect(errorOf('{"allow": [{"name": 7, "sha256": "' + SHA + '"}]}')).toBe("allow[0].name: expected a string, got number");
+    expect(errorOf(withAllow('{"name": 7, "sha256": "' + SHA + '"}'))).toBe("allow[0].name: expected a string, got number");
   });
   it("rejects an empty name", () => {
-    expect(errorOf('{"allow": [' + rule("", SHA) + "]}")).toBe("allow[0].name: must not be empty");
+    expect(errorOf(withAllow(rule("", SHA)))).toBe("allow[0].name: must not be empty");
   });
   it("rejects a duplicate name and says where it was first used", () => {
-    expect(errorOf('{"allow": [' + rule("a", SHA) + ", " + rule("b", OTHER) + ", " + rule("a", OTHER) + "]}"))
+    expect(errorOf(withAllow(rule("a", SHA) + ", " + rule("b", OTHER) + ", " + rule("a", OTHER))))
       .toBe('allow[2].name: duplicate name "a" (first used by allow[0])');
   });
-  it("rejects a rule without a sha256", () => {
-    expect(errorOf('{"allow": [{"name": "a"}]}')).toBe("allow[0].sha256: required");
+  it("allows the same name once in allow and once in deny", () => {
+    expect(parseConfig(withAllow(rule("a", SHA), '"deny": [' + rule("a", OTHER) + "]"), NOW).error).toBe("");
+  });
+  it("rejects a duplicate name in the deny list", () => {
+    expect(errorOf(withAllow("", '"deny": [' + rule("a", SHA) + ", " + rule("a", OTHER) + "]")))
+      .toBe('deny[1].name: duplicate name "a" (first used by deny[0])');
+  });
+  it("rejects a rule without an identity matcher", () => {
+    expect(errorOf(withAllow('{"name": "a", "hosts": ["x.example"]}'))).toBe("allow[0]: expected at least one identity matcher (" + MATCHERS + ")");
   });
   it("rejects a sha256 that is not a string", () => {
-    expect(errorOf('{"allow": [{"name": "a", "sha256": null}]}')).toBe("allow[0].sha256: expected a string, got null");
+    expect(errorOf(withAllow('{"name": "a", "sha256": null}'))).toBe("allow[0].sha256: expected a string, got null");
   });
   it("rejects a sha256 that is not 64 hex digits", () => {
-    expect(errorOf('{"allow": [' + rule("a", SHA) + ", " + rule("b", OTHER) + ", " + rule("c", "xyz") + "]}"))
+    expect(errorOf(withAllow(rule("a", SHA) + ", " + rule("b", OTHER) + ", " + rule("c", "xyz"))))
       .toBe('allow[2].sha256: expected 64 hex digits, got "xyz"');
   });
   it("rejects an empty sha256", () => {
-    expect(errorOf('{"allow": [' + rule("a", "") + "]}")).toBe("allow[0].sha256: must not be empty");
+    expect(errorOf(withAllow(rule("a", "")))).toBe("allow[0].sha256: must not be empty");
   });
-  it("cuts a very long value in the message", () => {
-    let long = "a".repeat(200);
-    expect(errorOf('{"allow": [' + rule("a", long) + "]}"))
-      .toBe('allow[0].sha256: expected 64 hex digits, got "' + "a".repeat(80) + '"… (200 characters)');
+  it("rejects an empty uriSan", () => {
+    expect(errorOf(withAllow('{"name": "a", "uriSan": ""}'))).toBe("allow[0].uriSan: must not be empty");
+  });
+  it("rejects a cn that is not a string", () => {
+    expect(errorOf(withAllow('{"name": "a", "cn": ["x"]}'))).toBe("allow[0].cn: expected a string, got array");
+  });
+  it("rejects an empty hosts list", () => {
+    expect(errorOf(withAllow('{"name": "a", "cn": "x", "hosts": []}'))).toBe("allow[0].hosts: must not be empty (leave the field out instead)");
+  });
+  it("rejects a host with a port", () => {
+    expect(errorOf(withAllow('{"name": "a", "cn": "x", "hosts": ["a.example:443"]}')))
+      .toBe('allow[0].hosts[0]: ports are ignored; write the host without ":port", got "a.example:443"');
+  });
+  it("rejects a misplaced wildcard in the top-level hosts", () => {
+    expect(errorOf('{"hosts": ["pay*.example"], "allow": []}')).toBe('hosts[0]: expected a host or "*." followed by a domain, got "pay*.example"');
+  });
+  it("rejects a path that does not start with /", () => {
+    expect(errorOf(withAllow('{"name": "a", "cn": "x", "paths": ["ledger"]}')))
+      .toBe('allow[0].paths[0]: expected a path starting with "/" without query or fragment, got "ledger"');
+  });
+  it("rejects a path with a query", () => {
+    expect(errorOf(withAllow('{"name": "a", "cn": "x", "paths": ["/a?b"]}')))
+      .toBe('allow[0].paths[0]: expected a path starting with "/" without query or fragment, got "/a?b"');
+  });
+  it("rejects a time that is not RFC 3339 UTC", () => {
+    expect(errorOf(withAllow('{"name": "a", "cn": "x", "notAfter": "31.01.2027"}')))
+      .toBe('allow[0].notAfter: expected an RFC 3339 UTC time such as "2027-01-31T23:59:59Z", got "31.01.2027"');
+  });
+  it("rejects notBefore after notAfter", () => {
+    expect(errorOf(withAllow('{"name": "a", "cn": "x", "notBefore": "2027-02-01T00:00:00Z", "notAfter": "2027-01-01T00:00:00Z"}')))
+      .toBe("allow[0].notBefore: is after notAfter");
+  });
+  it("rejects an empty comment", () => {
+    expect(errorOf(withAllow('{"name": "a", "cn": "x", "comment": ""}'))).toBe("allow[0].comment: must not be empty");
+  });
+  it("rejects an unknown mode", () => {
+    expect(errorOf('{"mode": "enforced", "allow": []}')).toBe('mode: expected "enforce" or "dry-run", got "enforced"');
+  });
+  it("rejects an unknown identity source", () => {
+    expect(errorOf('{"identitySource": "header", "allow": []}')).toBe('identitySource: expected "connection" or "xfcc", got "header"');
+  });
+  it("rejects a trusted proxy with a scope field", () => {
+    expect(errorOf('{"trustedProxies": [{"uriSan": "spiffe://x", "hosts": ["a"]}], "allow": []}'))
+      .toBe("trustedProxies[0].hosts: unknown field; expected one of: " + MATCHERS);
+  });
+  it("rejects a trusted proxy without a matcher", () => {
+    expect(errorOf('{"trustedProxies": [{}], "allow": []}')).toBe("trustedProxies[0]: expected at least one identity matcher (" + MATCHERS + ")");
+  });
+  it("rejects a deny status outside 400–599", () => {
+    expect(errorOf('{"allow": [], "denyResponse": {"status": 200}}')).toBe("denyResponse.status: expected an integer from 400 to 599, got 200.0");
+  });
+  it("rejects a deny status that is not an integer", () => {
+    expect(errorOf('{"allow": [], "denyResponse": {"status": 403.5}}')).toBe("denyResponse.status: expected an integer from 400 to 599, got 403.5");
+  });
+  it("rejects a deny body over 4 KiB", () => {
+    expect(errorOf('{"allow": [], "denyResponse": {"body": "' + "x".repeat(4097) + '"}}')).toBe("denyResponse.body: longer than 4096 bytes (4097)");
+  });
+  it("rejects an unknown field in denyResponse", () => {
+    expect(errorOf('{"allow": [], "denyResponse": {"code": 403}}')).toBe("denyResponse.code: unknown field; expected one of: status, body, contentType, includeReason");
+  });
+  it("rejects includeReason that is not a boolean", () => {
+    expect(errorOf('{"allow": [], "denyResponse": {"includeReason": "yes"}}')).toBe("denyResponse.includeReason: expected a boolean, got string");
+  });
+  it("rejects an identity header that is not a header name", () => {
+    expect(errorOf('{"allow": [], "identityHeader": "x client"}')).toBe('identityHeader: expected a header name of letters, digits, \'-\' and \'_\', got "x client"');
+  });
+  it("rejects XFCC as the identity header", () => {
+    expect(errorOf('{"allow": [], "identityHeader": "X-Forwarded-Client-Cert"}'))
+      .toBe('identityHeader: "X-Forwarded-Client-Cert" is reserved; choose a header of your own such as "x-client-identity"');
   });
   it("rejects a duplicated JSON key instead of keeping the last", () => {
     expect(errorOf('{"allow": [], "allow": [' + rule("a", SHA) + "]}")).toBe('configuration: invalid JSON at offset 14: duplicate key "allow"');
   });
+  it("cuts a very long value in the message", () => {
+    expect(errorOf(withAllow(rule("a", "a".repeat(200)))))
+      .toBe('allow[0].sha256: expected 64 hex digits, got "' + "a".repeat(80) + '"… (200 characters)');
+  });
+});
+
+const BASE = '"allow": [{"name": "acme", "sha256": "' + SHA + '", "paths": ["/ledger/"]}], "deny": [{"name": "no-teapot", "cn": "test.client", "paths": ["/status/418"]}]';
+
+function selfTest(name: string, request: string, expectation: string): string {
+  return '{"name": "' + name + '", "request": ' + request + ', "expect": "' + expectation + '"}';
+}
+
+describe("self-tests", () => {
+  it("accept a configuration whose self-tests pass", () => {
+    let tests = selfTest("batch may post", '{"sha256": "' + SHA + '", "path": "/ledger/x"}', "allow") + ", " +
+      selfTest("no certificate", '{"path": "/ledger/x"}', "deny") + ", " +
+      selfTest("teapot blocked", '{"subject": "CN=test.client", "path": "/status/%2e%2e/status/418"}', "deny");
+    expect(parseConfig("{" + BASE + ', "selfTests": [' + tests + "]}", NOW).error).toBe("");
+  });
+  it("reject a configuration whose self-test fails, naming the test and the outcome", () => {
+    let tests = selfTest("batch may read status", '{"sha256": "' + SHA + '", "path": "/status"}', "allow");
+    expect(errorOf("{" + BASE + ', "selfTests": [' + tests + "]}"))
+      .toBe('selfTests[0]: self-test "batch may read status" expected allow, got deny (not_allowed)');
+  });
+  it("report the rule that allowed when a deny was expected", () => {
+    let tests = selfTest("batch blocked", '{"sha256": "' + SHA + '", "path": "/ledger/a"}', "deny");
+    expect(errorOf("{" + BASE + ', "selfTests": [' + tests + "]}"))
+      .toBe('selfTests[0]: self-test "batch blocked" expected deny, got allow (rule "acme")');
+  });
+  it("use the test's own clock", () => {
+    let config = '"allow": [{"name": "temp", "cn": "x", "notAfter": "2027-01-31T23:59:59Z"}]';
+    let tests = selfTest("expired", '{"subject": "CN=x", "at": "2027-02-01T00:00:00Z"}', "allow");
+    expect(errorOf("{" + config + ', "selfTests": [' + tests + "]}")).toBe('selfTests[0]: self-test "expired" expected allow, got deny (not_allowed)');
+  });
+  it("reject an unknown expectation", () => {
+    expect(errorOf("{" + BASE + ', "selfTests": [' + selfTest("x", "{}", "permit") + "]}")).toBe('selfTests[0].expect: expected "allow" or "deny", got "permit"');
+  });
+  it("reject an unknown request field", () => {
+    expect(errorOf("{" + BASE + ', "selfTests": [' + selfTest("x", '{"uri": "spiffe://x"}', "deny") + "]}"))
+      .toBe("selfTests[0].request.uri: unknown field; expected one of: sha256, uriSans, dnsSans, subject, host, path, at");
+  });
+  it("reject duplicate test names", () => {
+    let tests = selfTest("x", "{}", "deny") + ", " + selfTest("x", "{}", "deny");
+    expect(errorOf("{" + BASE + ', "selfTests": [' + tests + "]}")).toBe('selfTests[1].name: duplicate name "x" (first used by selfTests[0])');
+  });
 });
 
 describe("accepted configurations", () => {
-  it("accepts an empty allow list, which denies every certificate", () => {
-    let policy = parseConfig('{"allow": []}').policy!;
-    expect(policy.allow.length).toBe(0);
-    expect(decide(policy, String.UTF8.encode(SHA)).reason).toBe(Reason.NotAllowed);
+  it("default to enforce, connection identity, every host, no identity header and a 403", () => {
+    let policy = parseConfig('{"allow": []}', NOW).policy!;
+    expect(policy.mode).toBe(Mode.Enforce);
+    expect(policy.source).toBe(IdentitySource.Connection);
+    expect(policy.hosts).toBeNull();
+    expect(policy.identityHeader).toBe("");
+    expect(policy.denyResponse.status).toBe(403);
+    expect(policy.denyResponse.body).toBe("client certificate not authorized\n");
+    expect(policy.denyResponse.contentType).toBe("text/plain");
+    expect(policy.denyResponse.includeReason).toBe(false);
   });
-  it("matches a digest written in upper case, lower case or colon form", () => {
-    let colons = "";
-    for (let i = 0; i < 64; i += 2) colons += (i > 0 ? ":" : "") + SHA.substring(i, i + 2).toUpperCase();
-    let forms = [SHA, SHA.toUpperCase(), colons];
-    for (let i = 0; i < forms.length; i++) {
-      let policy = parseConfig('{"allow": [' + rule("acme", forms[i]) + "]}").policy!;
-      let verdict = decide(policy, String.UTF8.encode(SHA));
-      expect(verdict.allowed).toBe(true);
-      expect(policy.allow[verdict.rule].name).toBe("acme");
-    }
+  it("read every top-level field", () => {
+    let policy = parseConfig('{"mode": "dry-run", "identitySource": "xfcc", "trustedProxies": [{"uriSan": "spiffe://gw"}], "hosts": ["a.example"], ' +
+      '"allow": [], "deny": [], "identityHeader": "X-Client-Identity", "denyResponse": {"status": 401, "body": "no", "contentType": "text/html", "includeReason": true}}', NOW).policy!;
+    expect(policy.mode).toBe(Mode.DryRun);
+    expect(policy.source).toBe(IdentitySource.Xfcc);
+    expect(policy.trustedProxies.length).toBe(1);
+    expect(policy.hosts!.length).toBe(1);
+    expect(policy.identityHeader).toBe("x-client-identity");
+    expect(policy.denyResponse.status).toBe(401);
+    expect(policy.denyResponse.includeReason).toBe(true);
+  });
+  it("read only what the rules need", () => {
+    let policy = parseConfig(withAllow(rule("a", SHA)), NOW).policy!;
+    expect(policy.needsHost || policy.needsPath || policy.needsClock || policy.needsSubject || policy.needsSans).toBe(false);
+    let scoped = parseConfig(withAllow('{"name": "a", "cn": "x", "uriSan": "u", "hosts": ["h"], "paths": ["/p"], "notAfter": "2030-01-01T00:00:00Z"}'), NOW).policy!;
+    expect(scoped.needsHost && scoped.needsPath && scoped.needsClock && scoped.needsSubject && scoped.needsSans).toBe(true);
   });
 });

@@ -1,44 +1,140 @@
 import { parseConfig } from "../config/parse";
-import { decide, Reason, reasonName } from "../policy/decide";
+import { ConnectionFacts, Identity, IdentityResult, IdentityFailure } from "../identity/identity";
+import { parseFingerprint } from "../identity/sha256";
+import { decide, establish, reasonName } from "../policy/decide";
 import { Policy } from "../policy/policy";
 
-const LISTED = "8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7";
-const SECOND = "1111111111111111111111111111111111111111111111111111111111111111";
-const UNLISTED = "8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a8";
+const NOW: i64 = 1795000000000;
+const ACME = "8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7";
+const LEAKED = "1111111111111111111111111111111111111111111111111111111111111111";
+const GATEWAY = "2222222222222222222222222222222222222222222222222222222222222222";
+const SIDECAR_PEER = "3333333333333333333333333333333333333333333333333333333333333333";
 
-function policy(): Policy {
-  return parseConfig('{"allow": [{"name": "acme", "sha256": "' + LISTED + '"}, {"name": "second", "sha256": "' + SECOND + '"}]}').policy!;
+function policy(extra: string = ""): Policy {
+  let result = parseConfig('{"allow": [' +
+    '{"name": "acme-batch", "sha256": "' + ACME + '", "hosts": ["payments.example.com"], "paths": ["/ledger/"]},' +
+    '{"name": "partner-ns", "uriSanPrefix": "spiffe://partner.example/ns/bank/"},' +
+    '{"name": "legacy", "subject": "O=test,CN=curl.example.com"},' +
+    '{"name": "client-dns", "dnsSan": "client.example.com"},' +
+    '{"name": "by-cn", "cn": "test.client"},' +
+    '{"name": "temporary", "cn": "temp", "notBefore": "2026-01-01T00:00:00Z", "notAfter": "2027-01-31T23:59:59Z"}' +
+    '], "deny": [{"name": "leaked-key", "sha256": "' + LEAKED + '"}, {"name": "no-teapot", "cn": "test.client", "paths": ["/status/418"]}]' + extra + "}", NOW);
+  expect(result.error).toBe("");
+  return result.policy!;
+}
+
+function id(sha256: string, subject: string = "", uris: string[] = [], dnss: string[] = []): IdentityResult {
+  let identity = new Identity();
+  identity.digest = parseFingerprint(sha256);
+  identity.subject = subject;
+  identity.uriSans = uris;
+  identity.dnsSans = dnss;
+  return IdentityResult.of(identity);
+}
+
+function outcome(result: IdentityResult, host: string = "payments.example.com", path: string = "/ledger/x", now: i64 = NOW): string {
+  let verdict = decide(policy(), result, host, path, now);
+  return verdict.allowed ? "allow:" + verdict.rule : reasonName(verdict.reason) + (verdict.rule.length > 0 ? ":" + verdict.rule : "");
 }
 
 describe("the decision", () => {
-  it("allows a listed digest and names its rule", () => {
-    let verdict = decide(policy(), String.UTF8.encode(SECOND));
-    expect(verdict.reason).toBe(Reason.Allowed);
-    expect(verdict.rule).toBe(1);
+  it("denies without an identity", () => {
+    expect(outcome(IdentityResult.failed(IdentityFailure.NoClientCertificate))).toBe("no_client_certificate");
   });
-  it("denies an unlisted digest as not_allowed", () => {
-    let verdict = decide(policy(), String.UTF8.encode(UNLISTED));
-    expect(reasonName(verdict.reason)).toBe("not_allowed");
-    expect(verdict.rule).toBe(-1);
+  it("allows a listed fingerprint inside its host and path scope", () => {
+    expect(outcome(id(ACME))).toBe("allow:acme-batch");
   });
-  it("denies a request without a digest as no_client_certificate", () => {
-    expect(reasonName(decide(policy(), null).reason)).toBe("no_client_certificate");
+  it("denies a listed fingerprint outside its host", () => {
+    expect(outcome(id(ACME), "other.example.com")).toBe("not_allowed");
   });
-  it("treats an empty digest as no client certificate, as Envoy does", () => {
-    expect(reasonName(decide(policy(), new ArrayBuffer(0)).reason)).toBe("no_client_certificate");
+  it("denies a listed fingerprint outside its paths", () => {
+    expect(outcome(id(ACME), "payments.example.com", "/admin")).toBe("not_allowed");
   });
-  it("denies a malformed digest as not_allowed", () => {
-    expect(reasonName(decide(policy(), String.UTF8.encode("not hex")).reason)).toBe("not_allowed");
+  it("allows by URI SAN prefix through any of the SANs", () => {
+    expect(outcome(id(GATEWAY, "", ["spiffe://other", "spiffe://partner.example/ns/bank/sa/x"]))).toBe("allow:partner-ns");
   });
-  it("finds every digest of a large list", () => {
-    let rules = new Array<string>();
-    for (let i = 0; i < 5000; i++) {
-      rules.push('{"name": "r' + i.toString() + '", "sha256": "' + i.toString(16).padStart(64, "0") + '"}');
-    }
-    let large = parseConfig('{"allow": [' + rules.join(",") + "]}").policy!;
-    for (let i = 0; i < 5000; i += 7) {
-      expect(decide(large, String.UTF8.encode(i.toString(16).padStart(64, "0"))).rule).toBe(i);
-    }
-    expect(decide(large, String.UTF8.encode(UNLISTED)).allowed).toBe(false);
+  it("allows by the exact subject", () => {
+    expect(outcome(id(GATEWAY, "O=test,CN=curl.example.com"))).toBe("allow:legacy");
+  });
+  it("allows by DNS SAN ignoring case", () => {
+    expect(outcome(id(GATEWAY, "", [], ["Client.Example.com"]))).toBe("allow:client-dns");
+  });
+  it("allows by CN", () => {
+    expect(outcome(id(GATEWAY, "CN=test.client,O=x"), "h", "/anything")).toBe("allow:by-cn");
+  });
+  it("lets a deny rule beat an allow rule", () => {
+    expect(outcome(id(GATEWAY, "CN=test.client"), "h", "/status/418")).toBe("denied_by_rule:no-teapot");
+  });
+  it("denies a leaked key however else it matches", () => {
+    expect(outcome(id(LEAKED, "CN=test.client"))).toBe("denied_by_rule:leaked-key");
+  });
+  it("honours a validity window", () => {
+    let inside = id(GATEWAY, "CN=temp");
+    expect(outcome(inside, "h", "/", 1801439999000)).toBe("allow:temporary");
+    expect(outcome(id(GATEWAY, "CN=temp"), "h", "/", 1801439999001)).toBe("not_allowed");
+    expect(outcome(id(GATEWAY, "CN=temp"), "h", "/", 1767225599999)).toBe("not_allowed");
+  });
+  it("denies everyone else", () => {
+    expect(outcome(id(GATEWAY, "CN=stranger"))).toBe("not_allowed");
+  });
+});
+
+function connectionFacts(digest: string | null, xfcc: string | null = null): ConnectionFacts {
+  let f = new ConnectionFacts();
+  f.digestHex = digest === null ? null : String.UTF8.encode(digest);
+  f.uriSan = "spiffe://first";
+  f.xfcc = xfcc;
+  return f;
+}
+
+const XFCC = ', "identitySource": "xfcc", "trustedProxies": [{"uriSan": "spiffe://cluster.local/ns/istio-system/sa/gateway"}]';
+const CLIENT = "Hash=" + ACME + ';Subject="CN=client";URI=spiffe://partner.example/ns/bank/sa/x';
+const GATEWAY_ELEMENT = "Hash=" + SIDECAR_PEER + ";URI=spiffe://cluster.local/ns/istio-system/sa/gateway";
+
+function xfccFacts(digest: string | null, xfcc: string | null): ConnectionFacts {
+  let f = new ConnectionFacts();
+  f.digestHex = digest === null ? null : String.UTF8.encode(digest);
+  f.xfcc = xfcc;
+  return f;
+}
+
+describe("identity from the connection", () => {
+  it("has no identity without a digest", () => {
+    expect(establish(policy(), connectionFacts(null)).failure).toBe(IdentityFailure.NoClientCertificate);
+  });
+  it("completes the SANs from XFCC whose Hash is this connection's", () => {
+    let identity = establish(policy(), connectionFacts(GATEWAY, "Hash=" + GATEWAY + ";URI=spiffe://first;URI=spiffe://second")).identity!;
+    expect(identity.uriSans.length).toBe(3);
+    expect(identity.uriSans[2]).toBe("spiffe://second");
+  });
+  it("ignores XFCC whose Hash is another certificate's", () => {
+    let identity = establish(policy(), connectionFacts(GATEWAY, "Hash=" + ACME + ";URI=spiffe://partner.example/ns/bank/x")).identity!;
+    expect(identity.uriSans.length).toBe(1);
+  });
+  it("ignores malformed XFCC", () => {
+    expect(establish(policy(), connectionFacts(GATEWAY, '"garbage')).identity!.uriSans.length).toBe(1);
+  });
+});
+
+describe("identity from XFCC", () => {
+  it("walks past the trusted gateway to the external client", () => {
+    let result = establish(policy(XFCC), xfccFacts(SIDECAR_PEER, CLIENT + "," + GATEWAY_ELEMENT));
+    expect(result.identity!.subject).toBe("CN=client");
+    expect(decide(policy(XFCC), result, "payments.example.com", "/ledger/x", NOW).rule).toBe("acme-batch");
+  });
+  it("denies XFCC on a connection without mTLS as untrusted", () => {
+    expect(establish(policy(XFCC), xfccFacts(null, CLIENT)).failure).toBe(IdentityFailure.XfccUntrusted);
+  });
+  it("denies XFCC whose last Hash is not this connection's as a mismatch", () => {
+    expect(establish(policy(XFCC), xfccFacts(SIDECAR_PEER, GATEWAY_ELEMENT + "," + CLIENT)).failure).toBe(IdentityFailure.XfccMismatch);
+  });
+  it("denies a missing header", () => {
+    expect(establish(policy(XFCC), xfccFacts(SIDECAR_PEER, null)).failure).toBe(IdentityFailure.XfccMissing);
+  });
+  it("denies a chain of only trusted proxies as missing", () => {
+    expect(establish(policy(XFCC), xfccFacts(SIDECAR_PEER, GATEWAY_ELEMENT)).failure).toBe(IdentityFailure.XfccMissing);
+  });
+  it("denies an unparsable header as malformed", () => {
+    expect(establish(policy(XFCC), xfccFacts(SIDECAR_PEER, "Hash")).failure).toBe(IdentityFailure.XfccMalformed);
   });
 });

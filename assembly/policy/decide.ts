@@ -1,42 +1,96 @@
-// The authorization decision: a pure function of the policy and the request's identity facts.
-import { DIGEST_WORDS, decodeDigest } from "../identity/sha256";
-import { Policy } from "./policy";
+// The authorization decision: a pure function of the policy, the client's identity and the request.
+// Order (README, "The decision"): no identity → deny; a matching deny rule → deny (deny beats
+// allow); the first matching allow rule → allow; otherwise deny.
+import { ConnectionFacts, Identity, IdentityFailure, IdentityResult, connectionIdentity, elementIdentity, xfccChain } from "../identity/identity";
+import { IdentitySource, Policy } from "./policy";
 
 export const enum Reason {
   Allowed,
   NoClientCertificate,
   NotAllowed,
+  DeniedByRule,
+  XfccMismatch,
+  XfccUntrusted,
+  XfccMissing,
+  XfccMalformed,
 }
 
-// The reason as it appears in response details (`cert_allowlist_<reason>`) and logs.
+// Every deny reason, for defining one counter each.
+export const DENY_REASONS: Reason[] = [
+  Reason.NoClientCertificate,
+  Reason.NotAllowed,
+  Reason.DeniedByRule,
+  Reason.XfccMismatch,
+  Reason.XfccUntrusted,
+  Reason.XfccMissing,
+  Reason.XfccMalformed,
+];
+
+// The reason as it appears in response details (`cert_allowlist_<reason>`), metrics and logs.
 export function reasonName(reason: Reason): string {
   switch (reason) {
     case Reason.Allowed: return "allowed";
     case Reason.NoClientCertificate: return "no_client_certificate";
-    default: return "not_allowed";
+    case Reason.NotAllowed: return "not_allowed";
+    case Reason.DeniedByRule: return "denied_by_rule";
+    case Reason.XfccMismatch: return "xfcc_mismatch";
+    case Reason.XfccUntrusted: return "xfcc_untrusted";
+    case Reason.XfccMissing: return "xfcc_missing";
+    default: return "xfcc_malformed";
+  }
+}
+
+function failureReason(failure: IdentityFailure): Reason {
+  switch (failure) {
+    case IdentityFailure.XfccMismatch: return Reason.XfccMismatch;
+    case IdentityFailure.XfccUntrusted: return Reason.XfccUntrusted;
+    case IdentityFailure.XfccMissing: return Reason.XfccMissing;
+    case IdentityFailure.XfccMalformed: return Reason.XfccMalformed;
+    default: return Reason.NoClientCertificate;
   }
 }
 
 export class Verdict {
-  constructor(public reason: Reason, public rule: i32) {}
+  constructor(
+    public reason: Reason,
+    // The rule that decided: an allow rule when allowed, a deny rule for denied_by_rule; else "".
+    public rule: string,
+  ) {}
 
   get allowed(): bool {
     return this.reason == Reason.Allowed;
   }
 }
 
-// Reused for every decision so a request costs no digest allocation.
-const scratch = new StaticArray<u64>(DIGEST_WORDS);
+// The client's identity under the policy's identity source.
+export function establish(policy: Policy, facts: ConnectionFacts): IdentityResult {
+  if (policy.source == IdentitySource.Connection) return connectionIdentity(facts);
+  let chain = xfccChain(facts);
+  if (chain.failure != IdentityFailure.None) return IdentityResult.failed(chain.failure);
+  // Walk back from our own proxy's element past every trusted proxy: the first other is the client.
+  let elements = chain.elements;
+  for (let i = elements.length - 1; i >= 0; i--) {
+    let identity = elementIdentity(elements[i]);
+    if (!isTrustedProxy(policy, identity)) return IdentityResult.of(identity);
+  }
+  return IdentityResult.failed(IdentityFailure.XfccMissing);
+}
 
-// `digestHex` is the value of `connection.sha256_peer_certificate_digest`, or null when Envoy has
-// none (plaintext, or TLS without a client certificate); Envoy treats an empty digest as absent.
-export function decide(policy: Policy, digestHex: ArrayBuffer | null): Verdict {
-  if (digestHex === null || digestHex.byteLength == 0) {
-    return new Verdict(Reason.NoClientCertificate, -1);
+function isTrustedProxy(policy: Policy, identity: Identity): bool {
+  let proxies = policy.trustedProxies;
+  for (let i = 0; i < proxies.length; i++) {
+    if (proxies[i].matches(identity)) return true;
   }
-  if (!decodeDigest(digestHex, scratch)) {
-    return new Verdict(Reason.NotAllowed, -1);
-  }
-  let rule = policy.digests.lookup(scratch);
-  return new Verdict(rule < 0 ? Reason.NotAllowed : Reason.Allowed, rule);
+  return false;
+}
+
+// `host` and `path` are normalised; `nowMs` is the filter's clock in milliseconds.
+export function decide(policy: Policy, result: IdentityResult, host: string, path: string, nowMs: i64): Verdict {
+  let identity = result.identity;
+  if (identity === null) return new Verdict(failureReason(result.failure), "");
+  let denied = policy.deny.firstMatch(identity, host, path, nowMs);
+  if (denied >= 0) return new Verdict(Reason.DeniedByRule, policy.deny.rules[denied].name);
+  let allowed = policy.allow.firstMatch(identity, host, path, nowMs);
+  if (allowed >= 0) return new Verdict(Reason.Allowed, policy.allow.rules[allowed].name);
+  return new Verdict(Reason.NotAllowed, "");
 }

@@ -1,0 +1,154 @@
+// Who the client is: established from the connection's TLS facts or from XFCC, with the trust rules
+// of the README's "The client's identity". Pure: the glue hands in the raw property values.
+import { DIGEST_WORDS, decodeDigest, digestToHex, parseFingerprint } from "./sha256";
+import { commonName } from "./subject";
+import { XfccElement, parseXfcc } from "./xfcc";
+
+export class Identity {
+  // The certificate's SHA-256, or null when the source did not say (an XFCC element without Hash).
+  digest: StaticArray<u64> | null = null;
+  subject: string = "";
+  uriSans: string[] = [];
+  dnsSans: string[] = [];
+  private cnDone: bool = false;
+  private cnValue: string | null = null;
+
+  // The subject's first CN, unescaped; null when there is none.
+  get cn(): string | null {
+    if (!this.cnDone) {
+      this.cnValue = this.subject.length > 0 ? commonName(this.subject) : null;
+      this.cnDone = true;
+    }
+    return this.cnValue;
+  }
+
+  get digestHex(): string {
+    let digest = this.digest;
+    return digest === null ? "" : digestToHex(digest);
+  }
+}
+
+// Why there is no identity to decide on.
+export const enum IdentityFailure {
+  None,
+  NoClientCertificate,
+  XfccMismatch,
+  XfccUntrusted,
+  XfccMissing,
+  XfccMalformed,
+}
+
+export class IdentityResult {
+  identity: Identity | null = null;
+  failure: IdentityFailure = IdentityFailure.None;
+
+  static failed(failure: IdentityFailure): IdentityResult {
+    let result = new IdentityResult();
+    result.failure = failure;
+    return result;
+  }
+
+  static of(identity: Identity): IdentityResult {
+    let result = new IdentityResult();
+    result.identity = identity;
+    return result;
+  }
+}
+
+// What Envoy told the filter about the connection (null = NotFound).
+export class ConnectionFacts {
+  digestHex: ArrayBuffer | null = null;
+  subject: string | null = null;
+  uriSan: string | null = null;
+  dnsSan: string | null = null;
+  // The request's x-forwarded-client-cert value (repeated headers comma-joined), or null.
+  xfcc: string | null = null;
+}
+
+function sameDigest(a: StaticArray<u64>, b: StaticArray<u64>): bool {
+  for (let i = 0; i < DIGEST_WORDS; i++) {
+    if (unchecked(a[i]) != unchecked(b[i])) return false;
+  }
+  return true;
+}
+
+function connectionDigest(facts: ConnectionFacts): StaticArray<u64> | null {
+  let hex = facts.digestHex;
+  if (hex === null || hex.byteLength == 0) return null;
+  let digest = new StaticArray<u64>(DIGEST_WORDS);
+  return decodeDigest(hex, digest) ? digest : null;
+}
+
+// The last XFCC element, when its Hash names this very connection's certificate: only then did our
+// own Envoy write it (Istio's gateway sets XFCC with SANITIZE_SET), so only then are its SANs true.
+function ownElement(elements: XfccElement[] | null, digest: StaticArray<u64>): XfccElement | null {
+  if (elements === null || elements.length == 0) return null;
+  let last = elements[elements.length - 1];
+  if (!last.hasHash) return null;
+  let hash = parseFingerprint(last.hash);
+  return hash !== null && sameDigest(hash, digest) ? last : null;
+}
+
+// `connection` mode: the gateway terminated the client's TLS. The connection's attributes carry
+// only the first URI/DNS SAN; XFCC completes the lists only when it describes this connection.
+export function connectionIdentity(facts: ConnectionFacts): IdentityResult {
+  let digest = connectionDigest(facts);
+  if (digest === null) return IdentityResult.failed(IdentityFailure.NoClientCertificate);
+  let identity = new Identity();
+  identity.digest = digest;
+  let subject = facts.subject;
+  identity.subject = subject === null ? "" : subject;
+  let uri = facts.uriSan;
+  if (uri !== null && uri.length > 0) identity.uriSans.push(uri);
+  let dns = facts.dnsSan;
+  if (dns !== null && dns.length > 0) identity.dnsSans.push(dns);
+  let xfcc = facts.xfcc;
+  if (xfcc !== null && xfcc.length > 0) {
+    let own = ownElement(parseXfcc(xfcc), digest);
+    if (own !== null) {
+      for (let i = 0; i < own.uris.length; i++) identity.uriSans.push(own.uris[i]);
+      for (let i = 0; i < own.dnss.length; i++) identity.dnsSans.push(own.dnss[i]);
+    }
+  }
+  return IdentityResult.of(identity);
+}
+
+export function elementIdentity(element: XfccElement): Identity {
+  let identity = new Identity();
+  if (element.hasHash) identity.digest = parseFingerprint(element.hash);
+  identity.subject = element.subject;
+  identity.uriSans = element.uris;
+  identity.dnsSans = element.dnss;
+  return identity;
+}
+
+export class XfccChain {
+  elements: XfccElement[] = [];
+  failure: IdentityFailure = IdentityFailure.None;
+}
+
+// `xfcc` mode: a proxy in front of us terminated the client's TLS and said who the client was.
+// Returns the header's elements once it is proven to come from our own Envoy; the policy then walks
+// back past its trusted proxies to the client.
+export function xfccChain(facts: ConnectionFacts): XfccChain {
+  let chain = new XfccChain();
+  let xfcc = facts.xfcc;
+  let digest = connectionDigest(facts);
+  if (xfcc === null || xfcc.length == 0) {
+    chain.failure = IdentityFailure.XfccMissing;
+  } else if (digest === null) {
+    // Without mTLS no proxy of ours added the header: the client did.
+    chain.failure = IdentityFailure.XfccUntrusted;
+  } else {
+    let elements = parseXfcc(xfcc);
+    if (elements === null) {
+      chain.failure = IdentityFailure.XfccMalformed;
+    } else if (ownElement(elements, digest) === null) {
+      // The last element must be the one our own Envoy appended for this connection.
+      chain.failure = IdentityFailure.XfccMismatch;
+    } else {
+      chain.elements = elements;
+    }
+  }
+  return chain;
+}

@@ -1,0 +1,101 @@
+// Rules: identity matchers, a host/path scope and a validity window. A rule matches when every
+// matcher it names matches (SAN matchers: any of the client's SANs), the request is in its scope,
+// and the clock is inside its window. Pure.
+import { DIGEST_WORDS } from "../identity/sha256";
+import { Identity } from "../identity/identity";
+import { HostPattern, matchesAnyHost } from "./host";
+import { pathHasPrefix } from "./path";
+
+export class Matcher {
+  digest: StaticArray<u64> | null = null;
+  uriSan: string | null = null;
+  uriSanPrefix: string | null = null;
+  // Lower case: DNS names compare case-insensitively.
+  dnsSan: string | null = null;
+  subject: string | null = null;
+  cn: string | null = null;
+
+  get usesSans(): bool {
+    return this.uriSan !== null || this.uriSanPrefix !== null || this.dnsSan !== null;
+  }
+
+  get usesSubject(): bool {
+    return this.subject !== null || this.cn !== null;
+  }
+
+  matches(identity: Identity): bool {
+    let digest = this.digest;
+    if (digest !== null) {
+      let actual = identity.digest;
+      if (actual === null) return false;
+      for (let i = 0; i < DIGEST_WORDS; i++) {
+        if (unchecked(digest[i]) != unchecked(actual[i])) return false;
+      }
+    }
+    let uriSan = this.uriSan;
+    if (uriSan !== null && !identity.uriSans.includes(uriSan)) return false;
+    let prefix = this.uriSanPrefix;
+    if (prefix !== null && !anyStartsWith(identity.uriSans, prefix)) return false;
+    let dnsSan = this.dnsSan;
+    if (dnsSan !== null && !anyEqualsIgnoringCase(identity.dnsSans, dnsSan)) return false;
+    let subject = this.subject;
+    if (subject !== null && identity.subject != subject) return false;
+    let cn = this.cn;
+    if (cn !== null) {
+      let actual = identity.cn;
+      if (actual === null || actual != cn) return false;
+    }
+    return true;
+  }
+}
+
+function anyStartsWith(values: string[], prefix: string): bool {
+  for (let i = 0; i < values.length; i++) {
+    if (values[i].startsWith(prefix)) return true;
+  }
+  return false;
+}
+
+function anyEqualsIgnoringCase(values: string[], lower: string): bool {
+  for (let i = 0; i < values.length; i++) {
+    let value = values[i];
+    if (value.length == lower.length && value.toLowerCase() == lower) return true;
+  }
+  return false;
+}
+
+export const NO_START: i64 = i64.MIN_VALUE;
+export const NO_END: i64 = i64.MAX_VALUE;
+
+export class Rule {
+  matcher: Matcher = new Matcher();
+  hosts: HostPattern[] | null = null;
+  paths: string[] | null = null;
+  notBefore: i64 = NO_START;
+  notAfter: i64 = NO_END;
+
+  constructor(public name: string) {}
+
+  get hasWindow(): bool {
+    return this.notBefore != NO_START || this.notAfter != NO_END;
+  }
+
+  // `host` and `path` are normalised; `nowMs` is milliseconds since the epoch.
+  matches(identity: Identity, host: string, path: string, nowMs: i64): bool {
+    if (nowMs < this.notBefore || nowMs > this.notAfter) return false;
+    let hosts = this.hosts;
+    if (hosts !== null && !matchesAnyHost(hosts, host)) return false;
+    let paths = this.paths;
+    if (paths !== null) {
+      let inside = false;
+      for (let i = 0; i < paths.length; i++) {
+        if (pathHasPrefix(path, paths[i])) {
+          inside = true;
+          break;
+        }
+      }
+      if (!inside) return false;
+    }
+    return this.matcher.matches(identity);
+  }
+}
