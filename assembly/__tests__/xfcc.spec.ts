@@ -15,9 +15,9 @@ describe("XFCC parser", () => {
     expect(elements[0].uris[0]).toBe("http://testclient.lyft.com");
     expect(elements[1].uris[0]).toBe("http://frontend.lyft.com");
   });
-  it("reads a quoted subject containing , ; = and an escaped quote", () => {
-    let elements = parseXfcc('Hash=' + HASH + ';Subject="CN=a\\"b,O=x;y=z"')!;
-    expect(elements[0].subject).toBe('CN=a"b,O=x;y=z');
+  it("reads a quoted subject containing , ; = and an escaped quote, keeping the RFC 2253 escapes", () => {
+    let elements = parseXfcc('Hash=' + HASH + ';Subject="CN=a\\"b\\,c,O=x;y=z"')!;
+    expect(elements[0].subject).toBe('CN=a\\"b\\,c,O=x;y=z');
   });
   it("collects repeated URI and DNS values", () => {
     let element = parseXfcc("Hash=" + HASH + ";URI=spiffe://a;URI=spiffe://b;DNS=a.example;DNS=b.example")![0];

@@ -1,7 +1,8 @@
 // The x-forwarded-client-cert header, read with Envoy's grammar: elements separated by ',', each a
 // ';'-separated list of key=value pairs; keys case-insensitive; values optionally double-quoted
 // with \" inside. Envoy never quotes By, Hash, URI or DNS, so an unquoted value runs to the next ';'
-// or ',' and may contain '=' or spaces. Anything ambiguous is malformed (null), never guessed. Pure.
+// or ',' and may contain '=' or spaces. Quoted values keep their backslash escapes verbatim (see
+// below). Anything ambiguous is malformed (null), never guessed. Pure.
 
 export class XfccElement {
   hash: string = "";
@@ -32,26 +33,25 @@ class Reader {
     let text = this.text;
     if (this.at < text.length && text.charCodeAt(this.at) == 0x22) {
       this.at++;
-      let parts = new Array<string>();
-      let runStart = this.at;
+      let start = this.at;
       while (this.at < text.length) {
         let c = text.charCodeAt(this.at);
         if (c == 0x22) {
-          parts.push(text.substring(runStart, this.at));
+          let value = text.substring(start, this.at);
           this.at++;
           this.skipSpace();
           if (this.at < text.length) {
             let next = text.charCodeAt(this.at);
             if (next != 0x3b && next != 0x2c) return null;
           }
-          return parts.join("");
+          return value;
         }
+        // A backslash protects the next character from ending the value and stays in it: Envoy
+        // writes Subject as its RFC 2253 string, whose own escapes (\" \, \\) must survive intact
+        // so it equals the connection's subject attribute byte for byte.
         if (c == 0x5c) {
           if (this.at + 1 >= text.length) return null;
-          parts.push(text.substring(runStart, this.at));
-          parts.push(text.charAt(this.at + 1));
           this.at += 2;
-          runStart = this.at;
           continue;
         }
         this.at++;
