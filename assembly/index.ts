@@ -1,5 +1,17 @@
-// Module wiring: the proxy-wasm ABI exports from the (patched) SDK, and the filter's root context.
-export * from "@solo-io/proxy-runtime/assembly/proxy";
+// Module wiring: the proxy-wasm ABI exports this filter handles, from the (patched) SDK, and the
+// filter's root context. Envoy treats every other callback as absent and continues without calling
+// the VM (response headers, bodies, access log, timers, HTTP/gRPC callouts), which keeps both the
+// module and each request smaller.
+export {
+  malloc,
+  proxy_abi_version_0_2_0,
+  proxy_on_vm_start,
+  proxy_on_configure,
+  proxy_on_context_create,
+  proxy_on_request_headers,
+  proxy_on_done,
+  proxy_on_delete,
+} from "@solo-io/proxy-runtime/assembly/proxy";
 import { RootContext, registerRootContext } from "@solo-io/proxy-runtime/assembly";
 import { CertAllowlistRoot } from "./filter";
 

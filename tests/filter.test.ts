@@ -105,9 +105,12 @@ describe('allow and deny by SHA-256 digest', () => {
 });
 
 describe('configuration', () => {
-  it('accepts the default configuration in filter-config/', async () => {
+  it('accepts the default configuration in filter-config/ (the demo gateway\'s)', async () => {
     const host = await filter(readFileSync(new URL('../filter-config/cert-allowlist.json', import.meta.url), 'utf8'));
-    assert.equal(host.request({ connection: peer(ACME) }).action, 'continued');
+    const batch = mtls({ sha256: ACME, subject: 'CN=batch.demo.local,O=Demo Bank', uriSans: ['spiffe://demo.local/ns/bank/sa/batch'] });
+    assert.equal(host.request({ connection: batch }).action, 'continued');
+    assertDenied(host.request({ connection: batch, path: '/status/418' }), 'denied_by_rule');
+    assertDenied(host.request({ connection: peer(ACME) }), 'not_allowed');
   });
   it('applies a second configuration to new requests', async () => {
     const host = await filter();

@@ -140,7 +140,7 @@ describe("configuration errors name the JSON path and the problem", () => {
     expect(errorOf('{"trustedProxies": [{}], "allow": []}')).toBe("trustedProxies[0]: expected at least one identity matcher (" + MATCHERS + ")");
   });
   it("rejects a deny status outside 400–599", () => {
-    expect(errorOf('{"allow": [], "denyResponse": {"status": 200}}')).toBe("denyResponse.status: expected an integer from 400 to 599, got 200.0");
+    expect(errorOf('{"allow": [], "denyResponse": {"status": 200}}')).toBe("denyResponse.status: expected an integer from 400 to 599, got 200");
   });
   it("rejects a deny status that is not an integer", () => {
     expect(errorOf('{"allow": [], "denyResponse": {"status": 403.5}}')).toBe("denyResponse.status: expected an integer from 400 to 599, got 403.5");

@@ -3,6 +3,8 @@
 // stack, and duplicate object keys are rejected (a repeated "allow" must not silently replace the
 // first one).
 
+import { hexDigit, hexUpper } from "../text";
+
 export const enum JsonKind {
   Null,
   Bool,
@@ -212,7 +214,7 @@ class Reader {
       if (!this.digits()) return this.fail("expected a digit in the exponent");
     }
     let value = JsonValue.make(JsonKind.Number);
-    value.number = parseFloat(text.substring(start, this.pos));
+    value.number = numberValue(text, start, this.pos);
     return value;
   }
 
@@ -304,16 +306,71 @@ class Reader {
   }
 }
 
-export function hexDigit(c: i32): i32 {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
-  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
-  return -1;
-}
-
 function describeChar(c: i32): string {
   if (c >= 0x20 && c < 0x7f) return "'" + String.fromCharCode(c) + "'";
-  return "U+" + c.toString(16).toUpperCase().padStart(4, "0");
+  return "U+" + hexUpper(c, 4);
+}
+
+// The value of a number already checked against JSON's grammar. Exact for integers up to 2^53 and
+// for the short decimals a configuration holds; no general-purpose float parser is linked in.
+function numberValue(text: string, start: i32, end: i32): f64 {
+  let at = start;
+  let negative = text.charCodeAt(at) == 0x2d;
+  if (negative) at++;
+  let mantissa: f64 = 0;
+  let scale: i32 = 0;
+  let fraction = false;
+  while (at < end) {
+    let c = text.charCodeAt(at);
+    if (c == 0x2e) {
+      fraction = true;
+    } else if (c == 0x65 || c == 0x45) {
+      break;
+    } else {
+      mantissa = mantissa * 10 + <f64>(c - 0x30);
+      if (fraction) scale--;
+    }
+    at++;
+  }
+  if (at < end) {
+    at++;
+    let minus = text.charCodeAt(at) == 0x2d;
+    if (minus || text.charCodeAt(at) == 0x2b) at++;
+    let exponent = 0;
+    while (at < end && exponent < 10000) exponent = exponent * 10 + (text.charCodeAt(at++) - 0x30);
+    scale += minus ? -exponent : exponent;
+  }
+  while (scale > 0 && mantissa < Infinity) {
+    mantissa *= 10;
+    scale--;
+  }
+  while (scale < 0 && mantissa != 0) {
+    mantissa /= 10;
+    scale++;
+  }
+  return negative ? -mantissa : mantissa;
+}
+
+// A number as messages show it: integers without a fraction, others to six decimals at most.
+export function formatNumber(value: f64): string {
+  if (!isFinite(value)) return "a number out of range";
+  let negative = value < 0;
+  let magnitude = Math.abs(value);
+  if (magnitude >= 1e15) return "a number out of range";
+  let whole = <i64>Math.floor(magnitude);
+  let micros = <i64>Math.round((magnitude - <f64>whole) * 1e6);
+  if (micros == 1000000) {
+    whole++;
+    micros = 0;
+  }
+  let text = whole.toString();
+  if (micros > 0) {
+    let digits = micros.toString().padStart(6, "0");
+    let cut = digits.length;
+    while (cut > 0 && digits.charCodeAt(cut - 1) == 0x30) cut--;
+    text += "." + digits.substring(0, cut);
+  }
+  return negative ? "-" + text : text;
 }
 
 export function parseJson(text: string): JsonResult {

@@ -2,7 +2,7 @@
 // problem. Pure: no SDK imports, never throws. Unknown keys, wrong types and empty strings are
 // errors everywhere, so a typo (say "host" for "hosts") can never silently widen a rule. The
 // configuration's self-tests run here, through the same decision the requests use.
-import { JsonKind, JsonValue, kindName, parseJson } from "./json";
+import { JsonKind, JsonValue, formatNumber, kindName, parseJson } from "./json";
 import { Instant, parseRfc3339 } from "./rfc3339";
 import { parseFingerprint } from "../identity/sha256";
 import { Identity, IdentityFailure, IdentityResult } from "../identity/identity";
@@ -12,6 +12,7 @@ import { DenyResponse, IdentitySource, Mode, Policy } from "../policy/policy";
 import { Matcher, Rule } from "../policy/rule";
 import { RuleList } from "../policy/rule-list";
 import { decide, reasonName } from "../policy/decide";
+import { asciiLower } from "../text";
 
 export class ConfigResult {
   policy: Policy | null = null;
@@ -190,7 +191,7 @@ class Parser {
     matcher.uriSan = this.string(object, "uriSan", path);
     matcher.uriSanPrefix = this.string(object, "uriSanPrefix", path);
     let dnsSan = this.string(object, "dnsSan", path);
-    if (dnsSan !== null) matcher.dnsSan = dnsSan.toLowerCase();
+    if (dnsSan !== null) matcher.dnsSan = asciiLower(dnsSan);
     matcher.subject = this.string(object, "subject", path);
     matcher.cn = this.string(object, "cn", path);
     if (!this.failed && sha256 === null && matcher.uriSan === null && matcher.uriSanPrefix === null && dnsSan === null &&
@@ -272,7 +273,7 @@ class Parser {
     if (status !== null) {
       let n = status.number;
       if (status.kind != JsonKind.Number || n != Math.floor(n) || n < 400 || n > 599) {
-        this.fail("denyResponse.status", "expected an integer from 400 to 599, got " + (status.kind == JsonKind.Number ? n.toString() : kindName(status.kind)));
+        this.fail("denyResponse.status", "expected an integer from 400 to 599, got " + (status.kind == JsonKind.Number ? formatNumber(n) : kindName(status.kind)));
       } else {
         response.status = <u32>n;
       }
@@ -295,7 +296,7 @@ class Parser {
   identityHeader(root: JsonValue): string {
     let header = this.string(root, "identityHeader", "");
     if (header === null) return "";
-    let lower = header.toLowerCase();
+    let lower = asciiLower(header);
     for (let i = 0; i < lower.length; i++) {
       let c = lower.charCodeAt(i);
       if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f)) {

@@ -1,6 +1,6 @@
 // SHA-256 certificate fingerprints: how operators write them in configuration, and how Envoy
 // reports them for a connection. Pure: no SDK imports, never throws.
-import { hexDigit } from "../config/json";
+import { hexDigit } from "../text";
 
 // A digest as four 64-bit words (big-endian byte order inside each word does not matter: both
 // sides are decoded the same way, and words are only compared for equality and hashed).

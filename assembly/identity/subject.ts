@@ -2,6 +2,8 @@
 // RDN first, special characters backslash-escaped). The value is unescaped, so an escaped comma
 // inside another attribute can never fake a "CN=". Pure.
 
+import { equalsIgnoringAsciiCase } from "../text";
+
 // Returns the first CN attribute's value, or null when there is none or the subject is malformed.
 export function commonName(subject: string): string | null {
   let at = 0;
@@ -56,7 +58,7 @@ export function commonName(subject: string): string | null {
     }
     if (quoted) return null;
     value += subject.substring(runStart, at);
-    if (type.toUpperCase() == "CN" || type == "2.5.4.3") return value;
+    if (equalsIgnoringAsciiCase(type, "CN") || type == "2.5.4.3") return value;
     if (at < n) at++; // ',' or '+'
   }
   return null;

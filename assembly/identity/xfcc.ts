@@ -4,6 +4,8 @@
 // or ',' and may contain '=' or spaces. Quoted values keep their backslash escapes verbatim (see
 // below). Anything ambiguous is malformed (null), never guessed. Pure.
 
+import { asciiLower } from "../text";
+
 export class XfccElement {
   hash: string = "";
   subject: string = "";
@@ -83,7 +85,7 @@ export function parseXfcc(header: string): XfccElement[] | null {
       reader.at++;
     }
     if (reader.at >= header.length || header.charCodeAt(reader.at) != 0x3d) return null;
-    let key = header.substring(keyStart, reader.at).trim().toLowerCase();
+    let key = asciiLower(header.substring(keyStart, reader.at).trim());
     if (!isKey(key)) return null;
     reader.at++; // '='
     reader.skipSpace();

@@ -1,9 +1,10 @@
 // Request hosts and host patterns. A host is compared the way a lenient router would see it:
 // lower case, without user info, port or trailing dot, so `PAYMENTS.example.com.:443` and
 // `user@payments.example.com` are payments.example.com. Pure.
+import { asciiLower } from "../text";
 
 export function normaliseHost(authority: string): string {
-  let host = authority.toLowerCase();
+  let host = asciiLower(authority);
   let at = host.lastIndexOf("@");
   if (at >= 0) host = host.substring(at + 1);
   if (host.startsWith("[")) {
@@ -23,7 +24,7 @@ export class HostPattern {
 
   // Returns null when the pattern is not usable, with the reason in `problem`.
   static parse(text: string, problem: string[]): HostPattern | null {
-    let pattern = text.toLowerCase();
+    let pattern = asciiLower(text);
     while (pattern.endsWith(".")) pattern = pattern.substring(0, pattern.length - 1);
     if (pattern.includes(":") && !pattern.startsWith("[")) {
       problem.push("ports are ignored; write the host without \":port\"");

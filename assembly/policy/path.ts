@@ -3,7 +3,7 @@
 // included), ";" parameters are dropped from every segment, repeated slashes are merged and "." and
 // ".." segments are resolved. `/status/%2e%2e/status/418`, `//status/418`, `/status%2F418` and
 // `/status;x=1/418` all become `/status/418`. Pure.
-import { hexDigit } from "../config/json";
+import { hexDigit } from "../text";
 
 export function normalisePath(raw: ArrayBuffer): string {
   let input = Uint8Array.wrap(raw);

@@ -5,6 +5,7 @@ import { DIGEST_WORDS } from "../identity/sha256";
 import { Identity } from "../identity/identity";
 import { HostPattern, matchesAnyHost } from "./host";
 import { pathHasPrefix } from "./path";
+import { equalsIgnoringAsciiCase } from "../text";
 
 export class Matcher {
   digest: StaticArray<u64> | null = null;
@@ -59,7 +60,7 @@ function anyStartsWith(values: string[], prefix: string): bool {
 function anyEqualsIgnoringCase(values: string[], lower: string): bool {
   for (let i = 0; i < values.length; i++) {
     let value = values[i];
-    if (value.length == lower.length && value.toLowerCase() == lower) return true;
+    if (equalsIgnoringAsciiCase(value, lower)) return true;
   }
   return false;
 }
