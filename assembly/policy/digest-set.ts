@@ -1,6 +1,5 @@
 // An index from SHA-256 digests to rule numbers: open addressing over flat arrays, built once at
-// configure time. A lookup hashes the digest's first word (SHA-256 output is uniform) and compares
-// four words per probe: constant time whatever the list size, no allocation per request.
+// configure time. A lookup hashes the digest and compares four words per probe: constant time whatever the list size, no allocation per request.
 import { DIGEST_WORDS } from "../identity/sha256";
 
 const EMPTY: i32 = -1;
@@ -45,7 +44,16 @@ export class DigestSet {
   // The slot holding `digest`, or the empty slot where it would go.
   private find(digest: StaticArray<u64>): u32 {
     let first = unchecked(digest[0]);
-    let slot = <u32>(first ^ (first >> 32)) & this.mask;
+    // All four words feed the hash: real digests are uniform, but a list of made-up fingerprints
+    // (say, counting up in the last bytes) must not collapse into one probe chain.
+    let h = first + unchecked(digest[1]) * 0x9e3779b97f4a7c15 + unchecked(digest[2]) * 0xc2b2ae3d27d4eb4f + unchecked(digest[3]) * 0x165667b19e3779f9;
+    // MurmurHash3's finaliser: every input bit reaches the low bits used for the slot.
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccd;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53;
+    h ^= h >> 33;
+    let slot = <u32>h & this.mask;
     while (true) {
       if (unchecked(this.rules[slot]) == EMPTY) return slot;
       let base = <i32>slot * DIGEST_WORDS;
