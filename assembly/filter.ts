@@ -11,9 +11,11 @@ import {
   send_local_response,
 } from "@solo-io/proxy-runtime/assembly";
 import {
+  BufferTypeValues,
   HeaderMapTypeValues,
   MetricTypeValues,
   define_metric,
+  get_buffer_bytes,
   get_current_time_nanoseconds,
   get_header_map_value,
   get_property_bytes,
@@ -84,12 +86,14 @@ export class CertAllowlistRoot extends RootContext {
 
   // Envoy refuses a configuration for which this returns false and keeps the previous one.
   onConfigure(configuration_size: u32): bool {
-    if (!super.onConfigure(configuration_size)) {
+    // Read as bytes and parsed as UTF-8 where it lies: no copy as a string.
+    let bytes = configuration_size == 0 ? new ArrayBuffer(0) : get_buffer_bytes(BufferTypeValues.PluginConfiguration, 0, configuration_size);
+    if (<u32>bytes.byteLength != configuration_size) {
       log(LogLevelValues.error, "cert-allowlist: configuration: cannot read the plugin configuration");
       return false;
     }
     let nowMs = <i64>(get_current_time_nanoseconds() / NS_PER_MS);
-    let result = parseConfig(this.getConfiguration(), nowMs);
+    let result = parseConfig(bytes, nowMs);
     let policy = result.policy;
     if (policy === null) {
       log(LogLevelValues.error, "cert-allowlist: rejected configuration: " + result.error);

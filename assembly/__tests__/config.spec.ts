@@ -1,4 +1,8 @@
-import { parseConfig } from "../config/parse";
+import { ConfigResult, parseConfig } from "../config/parse";
+
+function parseText(text: string, now: i64): ConfigResult {
+  return parseConfig(String.UTF8.encode(text), now);
+}
 import { IdentitySource, Mode } from "../policy/policy";
 
 const NOW: i64 = 1795000000000; // 2026-11-18
@@ -9,7 +13,7 @@ const RULE_FIELDS = "name, sha256, uriSan, uriSanPrefix, dnsSan, subject, cn, ho
 const EX = '{"allow": [{"name": "acme-batch", "sha256": "<64 hex digits>"}]}';
 
 function errorOf(text: string): string {
-  let result = parseConfig(text, NOW);
+  let result = parseText(text, NOW);
   expect(result.policy).toBeNull("a rejected configuration yields no policy");
   return result.error;
 }
@@ -72,7 +76,7 @@ describe("configuration errors name the JSON path and the problem", () => {
       .toBe('allow[2].name: duplicate name "a" (first used by allow[0])');
   });
   it("allows the same name once in allow and once in deny", () => {
-    expect(parseConfig(withAllow(rule("a", SHA), '"deny": [' + rule("a", OTHER) + "]"), NOW).error).toBe("");
+    expect(parseText(withAllow(rule("a", SHA), '"deny": [' + rule("a", OTHER) + "]"), NOW).error).toBe("");
   });
   it("rejects a duplicate name in the deny list", () => {
     expect(errorOf(withAllow("", '"deny": [' + rule("a", SHA) + ", " + rule("a", OTHER) + "]")))
@@ -181,7 +185,7 @@ describe("self-tests", () => {
     let tests = selfTest("batch may post", '{"sha256": "' + SHA + '", "path": "/ledger/x"}', "allow") + ", " +
       selfTest("no certificate", '{"path": "/ledger/x"}', "deny") + ", " +
       selfTest("teapot blocked", '{"subject": "CN=test.client", "path": "/status/%2e%2e/status/418"}', "deny");
-    expect(parseConfig("{" + BASE + ', "selfTests": [' + tests + "]}", NOW).error).toBe("");
+    expect(parseText("{" + BASE + ', "selfTests": [' + tests + "]}", NOW).error).toBe("");
   });
   it("reject a configuration whose self-test fails, naming the test and the outcome", () => {
     let tests = selfTest("batch may read status", '{"sha256": "' + SHA + '", "path": "/status"}', "allow");
@@ -213,7 +217,7 @@ describe("self-tests", () => {
 
 describe("accepted configurations", () => {
   it("default to enforce, connection identity, every host, no identity header and a 403", () => {
-    let policy = parseConfig('{"allow": []}', NOW).policy!;
+    let policy = parseText('{"allow": []}', NOW).policy!;
     expect(policy.mode).toBe(Mode.Enforce);
     expect(policy.source).toBe(IdentitySource.Connection);
     expect(policy.hosts).toBeNull();
@@ -224,7 +228,7 @@ describe("accepted configurations", () => {
     expect(policy.denyResponse.includeReason).toBe(false);
   });
   it("read every top-level field", () => {
-    let policy = parseConfig('{"mode": "dry-run", "identitySource": "xfcc", "trustedProxies": [{"uriSan": "spiffe://gw"}], "hosts": ["a.example"], ' +
+    let policy = parseText('{"mode": "dry-run", "identitySource": "xfcc", "trustedProxies": [{"uriSan": "spiffe://gw"}], "hosts": ["a.example"], ' +
       '"allow": [], "deny": [], "identityHeader": "X-Client-Identity", "denyResponse": {"status": 401, "body": "no", "contentType": "text/html", "includeReason": true}}', NOW).policy!;
     expect(policy.mode).toBe(Mode.DryRun);
     expect(policy.source).toBe(IdentitySource.Xfcc);
@@ -235,9 +239,9 @@ describe("accepted configurations", () => {
     expect(policy.denyResponse.includeReason).toBe(true);
   });
   it("read only what the rules need", () => {
-    let policy = parseConfig(withAllow(rule("a", SHA)), NOW).policy!;
+    let policy = parseText(withAllow(rule("a", SHA)), NOW).policy!;
     expect(policy.needsHost || policy.needsPath || policy.needsClock || policy.needsSubject || policy.needsSans).toBe(false);
-    let scoped = parseConfig(withAllow('{"name": "a", "cn": "x", "uriSan": "u", "hosts": ["h"], "paths": ["/p"], "notAfter": "2030-01-01T00:00:00Z"}'), NOW).policy!;
+    let scoped = parseText(withAllow('{"name": "a", "cn": "x", "uriSan": "u", "hosts": ["h"], "paths": ["/p"], "notAfter": "2030-01-01T00:00:00Z"}'), NOW).policy!;
     expect(scoped.needsHost && scoped.needsPath && scoped.needsClock && scoped.needsSubject && scoped.needsSans).toBe(true);
   });
 });

@@ -1,4 +1,8 @@
-import { parseConfig } from "../config/parse";
+import { ConfigResult, parseConfig } from "../config/parse";
+
+function parseText(text: string, now: i64): ConfigResult {
+  return parseConfig(String.UTF8.encode(text), now);
+}
 import { ConnectionFacts, Identity, IdentityResult, IdentityFailure } from "../identity/identity";
 import { parseFingerprint } from "../identity/sha256";
 import { decide, establish, reasonName } from "../policy/decide";
@@ -11,7 +15,7 @@ const GATEWAY = "222222222222222222222222222222222222222222222222222222222222222
 const SIDECAR_PEER = "3333333333333333333333333333333333333333333333333333333333333333";
 
 function policy(extra: string = ""): Policy {
-  let result = parseConfig('{"allow": [' +
+  let result = parseText('{"allow": [' +
     '{"name": "acme-batch", "sha256": "' + ACME + '", "hosts": ["payments.example.com"], "paths": ["/ledger/"]},' +
     '{"name": "partner-ns", "uriSanPrefix": "spiffe://partner.example/ns/bank/"},' +
     '{"name": "legacy", "subject": "O=test,CN=curl.example.com"},' +

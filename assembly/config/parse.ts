@@ -1,8 +1,9 @@
-// Plugin configuration: JSON text → an immutable Policy, or an error naming the JSON path and the
-// problem. Pure: no SDK imports, never throws. Unknown keys, wrong types and empty strings are
-// errors everywhere, so a typo (say "host" for "hosts") can never silently widen a rule. The
-// configuration's self-tests run here, through the same decision the requests use.
-import { JsonKind, JsonValue, formatNumber, kindName, parseJson } from "./json";
+// Plugin configuration: JSON (UTF-8 bytes) → an immutable Policy, or an error naming the JSON path
+// and the problem. Pure: no SDK imports, never throws. It reads the document once, straight into
+// the policy (no JSON tree). Unknown keys, wrong types and empty strings are errors everywhere, so a
+// typo (say "host" for "hosts") can never silently widen a rule. The configuration's self-tests run
+// at the end, through the same decision the requests use.
+import { JsonKind, JsonReader, formatNumber, kindName } from "./json";
 import { Instant, parseRfc3339 } from "./rfc3339";
 import { parseFingerprint } from "../identity/sha256";
 import { Identity, IdentityFailure, IdentityResult } from "../identity/identity";
@@ -74,142 +75,187 @@ function article(noun: string): string {
   return (c == 0x61 || c == 0x6f ? "an " : "a ") + noun;
 }
 
-function isBlank(text: string): bool {
-  for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
+function isBlank(bytes: ArrayBuffer): bool {
+  let view = Uint8Array.wrap(bytes);
+  for (let i = 0; i < view.length; i++) {
+    let c = view[i];
     if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) return false;
   }
   return true;
 }
 
+function quotedList(choices: string[]): string {
+  let quoted = new Array<string>();
+  for (let i = 0; i < choices.length; i++) quoted.push(quote(choices[i]));
+  return quoted.join(" or ");
+}
+
+// A self-test, read with the rest and run once the policy is complete.
+class SelfTest {
+  name: string = "";
+  path: string = "";
+  expectAllow: bool = false;
+  noCertificate: bool = true;
+  identity: Identity = new Identity();
+  host: string = "";
+  target: string = "/";
+  at: i64 = 0;
+  hasAt: bool = false;
+}
+
 class Parser {
   error: string = "";
+  reader: JsonReader;
+  selfTests: SelfTest[] = [];
+
+  constructor(bytes: ArrayBuffer) {
+    this.reader = new JsonReader(bytes);
+  }
 
   get failed(): bool {
-    return this.error.length > 0;
+    return this.error.length > 0 || this.reader.failed;
   }
 
   fail(path: string, message: string): bool {
-    if (this.error.length == 0) this.error = (path.length == 0 ? "configuration" : path) + ": " + message;
+    if (!this.failed) this.error = (path.length == 0 ? "configuration" : path) + ": " + message;
     return false;
   }
 
-  expect(value: JsonValue, kind: JsonKind, path: string): bool {
-    if (value.kind == kind) return true;
-    return this.fail(path, "expected " + article(kindName(kind)) + ", got " + kindName(value.kind));
+  // The message of the first error, JSON syntax errors included.
+  message(): string {
+    return this.error.length > 0 ? this.error : "configuration: " + this.reader.error;
   }
 
-  // An object whose keys are all in `known`.
-  object(value: JsonValue, known: string[], path: string): bool {
-    if (!this.expect(value, JsonKind.Object, path)) return false;
-    for (let i = 0; i < value.keys.length; i++) {
-      let key = value.keys[i];
-      if (!known.includes(key)) return this.fail(field(path, key), "unknown field; expected one of: " + known.join(", "));
-    }
-    return true;
+  // The next value must be of `kind`; otherwise a type error (or a syntax error if no value starts).
+  expect(kind: JsonKind, path: string): bool {
+    let actual = this.reader.kind();
+    if (actual == kind) return true;
+    if (actual == JsonKind.Invalid) return this.reader.failUnexpected();
+    return this.fail(path, "expected " + article(kindName(kind)) + ", got " + kindName(actual));
   }
 
-  // A non-empty string field; null when absent or invalid (check `failed`).
-  string(object: JsonValue, key: string, path: string, required: bool = false): string | null {
-    let at = field(path, key);
-    let value = object.get(key);
-    if (value === null) {
-      if (required) this.fail(at, "required");
-      return null;
-    }
-    if (!this.expect(value, JsonKind.String, at)) return null;
-    if (value.text.length == 0) {
-      this.fail(at, "must not be empty");
-      return null;
-    }
-    return value.text;
-  }
-
-  // One of `choices`; `fallback` when absent.
-  choice(object: JsonValue, key: string, path: string, choices: string[], fallback: i32): i32 {
-    let text = this.string(object, key, path);
-    if (text === null) return fallback;
-    let index = choices.indexOf(text);
+  // The index of the current key in `known`; an unknown or repeated key is an error (-1).
+  key(known: string[], seen: u32, path: string): i32 {
+    let reader = this.reader;
+    let index = known.indexOf(reader.key);
     if (index < 0) {
-      this.fail(field(path, key), "expected " + quotedList(choices) + ", got " + quote(text));
-      return fallback;
+      this.fail(field(path, reader.key), "unknown field; expected one of: " + known.join(", "));
+      return -1;
+    }
+    if (seen & (1 << index)) {
+      reader.failAt(reader.keyStart, "duplicate key \"" + reader.key + "\"");
+      return -1;
     }
     return index;
   }
 
-  // A non-empty list of non-empty strings; null when absent or invalid.
-  strings(object: JsonValue, key: string, path: string): string[] | null {
-    let at = field(path, key);
-    let value = object.get(key);
-    if (value === null || !this.expect(value, JsonKind.Array, at)) return null;
-    if (value.items.length == 0) {
-      this.fail(at, "must not be empty (leave the field out instead)");
+  // A non-empty string.
+  string(path: string): string | null {
+    if (!this.expect(JsonKind.String, path)) return null;
+    let text = this.reader.readString();
+    if (text === null) return null;
+    if (text.length == 0) {
+      this.fail(path, "must not be empty");
       return null;
     }
+    return text;
+  }
+
+  // One of `choices`, as its index; -1 when invalid.
+  choice(path: string, choices: string[]): i32 {
+    let text = this.string(path);
+    if (text === null) return -1;
+    let index = choices.indexOf(text);
+    if (index < 0) this.fail(path, "expected " + quotedList(choices) + ", got " + quote(text));
+    return index;
+  }
+
+  // A non-empty list of non-empty strings.
+  strings(path: string): string[] | null {
+    if (!this.expect(JsonKind.Array, path)) return null;
+    let reader = this.reader;
     let result = new Array<string>();
-    for (let i = 0; i < value.items.length; i++) {
-      let entry = value.items[i];
-      if (!this.expect(entry, JsonKind.String, item(at, i))) return null;
-      if (entry.text.length == 0) {
-        this.fail(item(at, i), "must not be empty");
-        return null;
-      }
-      result.push(entry.text);
+    reader.beginArray();
+    for (let first = true; reader.nextItem(first); first = false) {
+      let text = this.string(item(path, result.length));
+      if (text === null) return null;
+      result.push(text);
+    }
+    if (this.failed) return null;
+    if (result.length == 0) {
+      this.fail(path, "must not be empty (leave the field out instead)");
+      return null;
     }
     return result;
   }
 
-  // A list of objects; null when absent or invalid.
-  list(object: JsonValue, key: string): JsonValue[] | null {
-    let value = object.get(key);
-    if (value === null || !this.expect(value, JsonKind.Array, key)) return null;
-    return value.items;
-  }
-
-  instant(object: JsonValue, key: string, path: string, fallback: i64): i64 {
-    let text = this.string(object, key, path);
-    if (text === null) return fallback;
+  instant(path: string): i64 {
+    let text = this.string(path);
+    if (text === null) return 0;
     let instant = new Instant();
     if (!parseRfc3339(text, instant)) {
-      this.fail(field(path, key), "expected an RFC 3339 UTC time such as \"2027-01-31T23:59:59Z\", got " + quote(text));
-      return fallback;
+      this.fail(path, "expected an RFC 3339 UTC time such as \"2027-01-31T23:59:59Z\", got " + quote(text));
+      return 0;
     }
     return instant.ms;
   }
 
-  fingerprint(text: string, path: string): StaticArray<u64> | null {
+  fingerprint(path: string): StaticArray<u64> | null {
+    let text = this.string(path);
+    if (text === null) return null;
     let digest = parseFingerprint(text);
     if (digest === null) this.fail(path, "expected 64 hex digits, got " + quote(text));
     return digest;
   }
 
-  // The identity matchers of a rule or trusted proxy; at least one is required.
-  matcher(object: JsonValue, path: string): Matcher {
-    let matcher = new Matcher();
-    let sha256 = this.string(object, "sha256", path);
-    if (sha256 !== null) matcher.digest = this.fingerprint(sha256, field(path, "sha256"));
-    matcher.uriSan = this.string(object, "uriSan", path);
-    matcher.uriSanPrefix = this.string(object, "uriSanPrefix", path);
-    let dnsSan = this.string(object, "dnsSan", path);
-    if (dnsSan !== null) matcher.dnsSan = asciiLower(dnsSan);
-    matcher.subject = this.string(object, "subject", path);
-    matcher.cn = this.string(object, "cn", path);
-    if (!this.failed && sha256 === null && matcher.uriSan === null && matcher.uriSanPrefix === null && dnsSan === null &&
-        matcher.subject === null && matcher.cn === null) {
-      this.fail(path, "expected at least one identity matcher (" + MATCHER_FIELDS.join(", ") + ")");
+  // One identity matcher field (index into MATCHER_FIELDS) into `matcher`.
+  matcherField(matcher: Matcher, index: i32, path: string): void {
+    if (index == 0) {
+      matcher.digest = this.fingerprint(path);
+      return;
     }
+    let text = this.string(path);
+    if (index == 1) matcher.uriSan = text;
+    else if (index == 2) matcher.uriSanPrefix = text;
+    else if (index == 3) matcher.dnsSan = text === null ? null : asciiLower(text);
+    else if (index == 4) matcher.subject = text;
+    else matcher.cn = text;
+  }
+
+  requireMatcher(matcher: Matcher, path: string): bool {
+    if (matcher.digest !== null || matcher.uriSan !== null || matcher.uriSanPrefix !== null || matcher.dnsSan !== null ||
+        matcher.subject !== null || matcher.cn !== null) {
+      return true;
+    }
+    return this.fail(path, "expected at least one identity matcher (" + MATCHER_FIELDS.join(", ") + ")");
+  }
+
+  trustedProxy(path: string): Matcher | null {
+    if (!this.expect(JsonKind.Object, path)) return null;
+    let reader = this.reader;
+    let matcher = new Matcher();
+    let seen: u32 = 0;
+    reader.beginObject();
+    for (let first = true; reader.nextField(first); first = false) {
+      let index = this.key(MATCHER_FIELDS, seen, path);
+      if (index < 0) return null;
+      seen |= 1 << index;
+      this.matcherField(matcher, index, field(path, reader.key));
+      if (this.failed) return null;
+    }
+    if (this.failed || !this.requireMatcher(matcher, path)) return null;
     return matcher;
   }
 
-  hostPatterns(object: JsonValue, key: string, path: string): HostPattern[] | null {
-    let texts = this.strings(object, key, path);
+  hostPatterns(path: string): HostPattern[] | null {
+    let texts = this.strings(path);
     if (texts === null) return null;
     let patterns = new Array<HostPattern>();
     for (let i = 0; i < texts.length; i++) {
       let problem = new Array<string>();
       let pattern = HostPattern.parse(texts[i], problem);
       if (pattern === null) {
-        this.fail(item(field(path, key), i), problem[0] + ", got " + quote(texts[i]));
+        this.fail(item(path, i), problem[0] + ", got " + quote(texts[i]));
         return null;
       }
       patterns.push(pattern);
@@ -217,14 +263,14 @@ class Parser {
     return patterns;
   }
 
-  pathPrefixes(object: JsonValue, key: string, path: string): string[] | null {
-    let texts = this.strings(object, key, path);
+  pathPrefixes(path: string): string[] | null {
+    let texts = this.strings(path);
     if (texts === null) return null;
     let prefixes = new Array<string>();
     for (let i = 0; i < texts.length; i++) {
       let text = texts[i];
       if (!text.startsWith("/") || text.includes("?") || text.includes("#")) {
-        this.fail(item(field(path, key), i), "expected a path starting with \"/\" without query or fragment, got " + quote(text));
+        this.fail(item(path, i), "expected a path starting with \"/\" without query or fragment, got " + quote(text));
         return null;
       }
       prefixes.push(normalisePath(String.UTF8.encode(text)));
@@ -232,69 +278,111 @@ class Parser {
     return prefixes;
   }
 
-  rule(object: JsonValue, path: string): Rule | null {
-    if (!this.object(object, RULE_FIELDS, path)) return null;
-    let name = this.string(object, "name", path, true);
-    if (name === null) return null;
-    let rule = new Rule(name);
-    rule.matcher = this.matcher(object, path);
-    rule.hosts = this.hostPatterns(object, "hosts", path);
-    rule.paths = this.pathPrefixes(object, "paths", path);
-    rule.notBefore = this.instant(object, "notBefore", path, rule.notBefore);
-    rule.notAfter = this.instant(object, "notAfter", path, rule.notAfter);
-    this.string(object, "comment", path);
-    if (!this.failed && rule.notBefore > rule.notAfter) this.fail(field(path, "notBefore"), "is after notAfter");
-    return this.failed ? null : rule;
-  }
-
-  rules(root: JsonValue, key: string): RuleList | null {
-    let items = this.list(root, key);
-    if (items === null) return null;
-    let rules = new Array<Rule>();
-    let firstUse = new Map<string, i32>();
-    for (let i = 0; i < items.length; i++) {
-      let rule = this.rule(items[i], item(key, i));
-      if (rule === null) return null;
-      if (firstUse.has(rule.name)) {
-        this.fail(item(key, i) + ".name", "duplicate name " + quote(rule.name) + " (first used by " + item(key, firstUse.get(rule.name)) + ")");
-        return null;
-      }
-      firstUse.set(rule.name, i);
-      rules.push(rule);
-    }
-    return new RuleList(rules);
-  }
-
-  denyResponse(root: JsonValue): DenyResponse {
-    let response = new DenyResponse();
-    let value = root.get("denyResponse");
-    if (value === null || !this.object(value, DENY_RESPONSE_FIELDS, "denyResponse")) return response;
-    let status = value.get("status");
-    if (status !== null) {
-      let n = status.number;
-      if (status.kind != JsonKind.Number || n != Math.floor(n) || n < 400 || n > 599) {
-        this.fail("denyResponse.status", "expected an integer from 400 to 599, got " + (status.kind == JsonKind.Number ? formatNumber(n) : kindName(status.kind)));
+  // A rule of `list` (named `listName` in messages), appended to it.
+  rule(list: RuleList, listName: string): bool {
+    let path = item(listName, list.length);
+    if (!this.expect(JsonKind.Object, path)) return false;
+    let reader = this.reader;
+    let rule = new Rule();
+    let name: string | null = null;
+    let scoped = false;
+    let seen: u32 = 0;
+    reader.beginObject();
+    for (let first = true; reader.nextField(first); first = false) {
+      let index = this.key(RULE_FIELDS, seen, path);
+      if (index < 0) return false;
+      seen |= 1 << index;
+      let at = field(path, reader.key);
+      if (index == 0) {
+        name = this.string(at);
+      } else if (index <= 6) {
+        this.matcherField(rule.matcher, index - 1, at);
+        if (index > 1) scoped = true;
+      } else if (index == 7) {
+        rule.hosts = this.hostPatterns(at);
+        scoped = true;
+      } else if (index == 8) {
+        rule.paths = this.pathPrefixes(at);
+        scoped = true;
+      } else if (index == 9) {
+        rule.notBefore = this.instant(at);
+        scoped = true;
+      } else if (index == 10) {
+        rule.notAfter = this.instant(at);
+        scoped = true;
       } else {
-        response.status = <u32>n;
+        this.string(at); // comment: checked, then ignored
       }
+      if (this.failed) return false;
     }
-    let body = this.string(value, "body", "denyResponse");
-    if (body !== null) {
-      let bytes = String.UTF8.byteLength(body);
-      if (bytes > MAX_BODY_BYTES) this.fail("denyResponse.body", "longer than 4096 bytes (" + bytes.toString() + ")");
-      else response.body = body;
-    }
-    let contentType = this.string(value, "contentType", "denyResponse");
-    if (contentType !== null) response.contentType = contentType;
-    let includeReason = value.get("includeReason");
-    if (includeReason !== null && this.expect(includeReason, JsonKind.Bool, "denyResponse.includeReason")) {
-      response.includeReason = includeReason.boolean;
-    }
-    return response;
+    if (this.failed) return false;
+    if (name === null) return this.fail(path + ".name", "required");
+    if (!this.requireMatcher(rule.matcher, path)) return false;
+    if (rule.notBefore > rule.notAfter) return this.fail(path + ".notBefore", "is after notAfter");
+    let earlier = list.indexOf(name);
+    if (earlier >= 0) return this.fail(path + ".name", "duplicate name " + quote(name) + " (first used by " + item(listName, earlier) + ")");
+    // A rule that is only a fingerprint is matched by the index alone.
+    list.add(name, scoped ? rule : null, rule.matcher.digest);
+    return true;
   }
 
-  identityHeader(root: JsonValue): string {
-    let header = this.string(root, "identityHeader", "");
+  rules(list: RuleList, listName: string): void {
+    if (!this.expect(JsonKind.Array, listName)) return;
+    let reader = this.reader;
+    reader.beginArray();
+    for (let first = true; reader.nextItem(first); first = false) {
+      if (!this.rule(list, listName)) return;
+    }
+    list.seal();
+  }
+
+  denyResponse(response: DenyResponse): void {
+    let path = "denyResponse";
+    if (!this.expect(JsonKind.Object, path)) return;
+    let reader = this.reader;
+    let seen: u32 = 0;
+    reader.beginObject();
+    for (let first = true; reader.nextField(first); first = false) {
+      let index = this.key(DENY_RESPONSE_FIELDS, seen, path);
+      if (index < 0) return;
+      seen |= 1 << index;
+      let at = field(path, reader.key);
+      if (index == 0) {
+        let kind = reader.kind();
+        if (kind != JsonKind.Number) {
+          if (kind == JsonKind.Invalid) reader.failUnexpected();
+          else this.fail(at, "expected an integer from 400 to 599, got " + kindName(kind));
+          return;
+        }
+        let n = reader.readNumber();
+        if (this.failed) return;
+        if (n != Math.floor(n) || n < 400 || n > 599) {
+          this.fail(at, "expected an integer from 400 to 599, got " + formatNumber(n));
+          return;
+        }
+        response.status = <u32>n;
+      } else if (index == 1) {
+        let body = this.string(at);
+        if (body === null) return;
+        let bytes = String.UTF8.byteLength(body);
+        if (bytes > MAX_BODY_BYTES) {
+          this.fail(at, "longer than 4096 bytes (" + bytes.toString() + ")");
+          return;
+        }
+        response.body = body;
+      } else if (index == 2) {
+        let contentType = this.string(at);
+        if (contentType !== null) response.contentType = contentType;
+      } else {
+        if (!this.expect(JsonKind.Bool, at)) return;
+        response.includeReason = reader.readBool();
+      }
+      if (this.failed) return;
+    }
+  }
+
+  identityHeader(): string {
+    let header = this.string("identityHeader");
     if (header === null) return "";
     let lower = asciiLower(header);
     for (let i = 0; i < lower.length; i++) {
@@ -310,63 +398,169 @@ class Parser {
     }
     return lower;
   }
+
+  selfTest(path: string): void {
+    if (!this.expect(JsonKind.Object, path)) return;
+    let reader = this.reader;
+    let test = new SelfTest();
+    test.path = path;
+    let seen: u32 = 0;
+    let hasRequest = false;
+    let expectation = -1;
+    reader.beginObject();
+    for (let first = true; reader.nextField(first); first = false) {
+      let index = this.key(SELF_TEST_FIELDS, seen, path);
+      if (index < 0) return;
+      seen |= 1 << index;
+      let at = field(path, reader.key);
+      if (index == 0) {
+        let name = this.string(at);
+        if (name !== null) test.name = name;
+      } else if (index == 1) {
+        hasRequest = true;
+        this.selfTestRequest(test, at);
+      } else {
+        expectation = this.choice(at, ["allow", "deny"]);
+      }
+      if (this.failed) return;
+    }
+    if (this.failed) return;
+    if ((seen & 1) == 0) {
+      this.fail(path + ".name", "required");
+      return;
+    }
+    for (let i = 0; i < this.selfTests.length; i++) {
+      if (this.selfTests[i].name == test.name) {
+        this.fail(path + ".name", "duplicate name " + quote(test.name) + " (first used by " + this.selfTests[i].path + ")");
+        return;
+      }
+    }
+    if (!hasRequest) {
+      this.fail(path + ".request", "required");
+      return;
+    }
+    if (expectation < 0) {
+      this.fail(path + ".expect", "required");
+      return;
+    }
+    test.expectAllow = expectation == 0;
+    this.selfTests.push(test);
+  }
+
+  selfTestRequest(test: SelfTest, path: string): void {
+    if (!this.expect(JsonKind.Object, path)) return;
+    let reader = this.reader;
+    let seen: u32 = 0;
+    reader.beginObject();
+    for (let first = true; reader.nextField(first); first = false) {
+      let index = this.key(SELF_TEST_REQUEST_FIELDS, seen, path);
+      if (index < 0) return;
+      seen |= 1 << index;
+      let at = field(path, reader.key);
+      if (index == 0) {
+        test.identity.digest = this.fingerprint(at);
+        test.noCertificate = false;
+      } else if (index == 1 || index == 2) {
+        let sans = this.strings(at);
+        if (sans !== null) {
+          if (index == 1) test.identity.uriSans = sans;
+          else test.identity.dnsSans = sans;
+        }
+      } else if (index == 3) {
+        let subject = this.string(at);
+        if (subject !== null) test.identity.subject = subject;
+        test.noCertificate = false;
+      } else if (index == 4) {
+        let host = this.string(at);
+        if (host !== null) test.host = normaliseHost(host);
+      } else if (index == 5) {
+        let target = this.string(at);
+        if (target !== null) {
+          if (!target.startsWith("/")) this.fail(at, "expected a path starting with \"/\", got " + quote(target));
+          test.target = target;
+        }
+      } else {
+        test.at = this.instant(at);
+        test.hasAt = true;
+      }
+      if (this.failed) return;
+    }
+  }
+
+  list(path: string): void {
+    if (!this.expect(JsonKind.Array, path)) return;
+    let reader = this.reader;
+    reader.beginArray();
+    for (let first = true; reader.nextItem(first); first = false) {
+      this.selfTest(item(path, this.selfTests.length));
+      if (this.failed) return;
+    }
+  }
 }
 
-function quotedList(choices: string[]): string {
-  let quoted = new Array<string>();
-  for (let i = 0; i < choices.length; i++) quoted.push(quote(choices[i]));
-  return quoted.join(" or ");
-}
-
-export function parseConfig(text: string, nowMs: i64): ConfigResult {
+export function parseConfig(bytes: ArrayBuffer, nowMs: i64): ConfigResult {
   let result = new ConfigResult();
-  if (isBlank(text)) {
+  if (isBlank(bytes)) {
     result.error = "configuration: empty; expected a JSON object such as " + EXAMPLE;
     return result;
   }
-  let json = parseJson(text);
-  let root = json.value;
-  if (root === null) {
-    result.error = "configuration: " + json.error;
-    return result;
+  let parser = new Parser(bytes);
+  let policy = build(parser);
+  if (!parser.failed) runSelfTests(parser, policy, nowMs);
+  if (parser.failed) {
+    result.error = parser.message();
+  } else {
+    result.policy = policy;
   }
-  let parser = new Parser();
-  let policy = build(parser, root);
-  if (policy !== null && !parser.failed) runSelfTests(parser, root, policy, nowMs);
-  result.error = parser.error;
-  result.policy = parser.failed ? null : policy;
   return result;
 }
 
-function build(parser: Parser, root: JsonValue): Policy | null {
-  if (!parser.object(root, TOP_LEVEL_FIELDS, "")) return null;
+function build(parser: Parser): Policy {
+  let reader = parser.reader;
   let policy = new Policy();
-  policy.mode = <Mode>parser.choice(root, "mode", "", ["enforce", "dry-run"], <i32>Mode.Enforce);
-  policy.source = <IdentitySource>parser.choice(root, "identitySource", "", ["connection", "xfcc"], <i32>IdentitySource.Connection);
-  let proxies = parser.list(root, "trustedProxies");
-  if (proxies !== null) {
-    for (let i = 0; i < proxies.length; i++) {
-      let path = item("trustedProxies", i);
-      if (!parser.object(proxies[i], MATCHER_FIELDS, path)) return null;
-      policy.trustedProxies.push(parser.matcher(proxies[i], path));
+  if (!parser.expect(JsonKind.Object, "")) return policy;
+  let seen: u32 = 0;
+  reader.beginObject();
+  for (let first = true; reader.nextField(first); first = false) {
+    let index = parser.key(TOP_LEVEL_FIELDS, seen, "");
+    if (index < 0) return policy;
+    seen |= 1 << index;
+    let key = reader.key;
+    if (index == 0) {
+      let mode = parser.choice(key, ["enforce", "dry-run"]);
+      policy.mode = mode == 1 ? Mode.DryRun : Mode.Enforce;
+    } else if (index == 1) {
+      let source = parser.choice(key, ["connection", "xfcc"]);
+      policy.source = source == 1 ? IdentitySource.Xfcc : IdentitySource.Connection;
+    } else if (index == 2) {
+      if (parser.expect(JsonKind.Array, key)) {
+        reader.beginArray();
+        for (let firstProxy = true; reader.nextItem(firstProxy); firstProxy = false) {
+          let matcher = parser.trustedProxy(item(key, policy.trustedProxies.length));
+          if (matcher === null) return policy;
+          policy.trustedProxies.push(matcher);
+        }
+      }
+    } else if (index == 3) {
+      policy.hosts = parser.hostPatterns(key);
+    } else if (index == 4) {
+      parser.rules(policy.allow, key);
+    } else if (index == 5) {
+      parser.rules(policy.deny, key);
+    } else if (index == 6) {
+      policy.identityHeader = parser.identityHeader();
+    } else if (index == 7) {
+      parser.denyResponse(policy.denyResponse);
+    } else {
+      parser.list(key);
     }
+    if (parser.failed) return policy;
   }
-  policy.hosts = parser.hostPatterns(root, "hosts", "");
-  if (root.get("allow") === null) {
+  if (parser.failed || !reader.end()) return policy;
+  if ((seen & (1 << 4)) == 0) {
     parser.fail("allow", "required; expected a list of rules such as " + EXAMPLE);
-    return null;
+    return policy;
   }
-  let allow = parser.rules(root, "allow");
-  if (allow === null) return null;
-  policy.allow = allow;
-  if (root.get("deny") !== null) {
-    let deny = parser.rules(root, "deny");
-    if (deny === null) return null;
-    policy.deny = deny;
-  }
-  policy.identityHeader = parser.identityHeader(root);
-  policy.denyResponse = parser.denyResponse(root);
-  if (parser.failed) return null;
   derive(policy);
   return policy;
 }
@@ -374,11 +568,12 @@ function build(parser: Parser, root: JsonValue): Policy | null {
 // Works out once what the request path must read, so a request reads nothing the rules ignore.
 function derive(policy: Policy): void {
   policy.needsHost = policy.hosts !== null;
-  let lists = [policy.allow.rules, policy.deny.rules];
+  let lists = [policy.allow, policy.deny];
   for (let l = 0; l < lists.length; l++) {
-    let rules = lists[l];
-    for (let i = 0; i < rules.length; i++) {
-      let rule = rules[i];
+    let list = lists[l];
+    for (let i = 0; i < list.length; i++) {
+      let rule = list.rule(i);
+      if (rule === null) continue;
       if (rule.hosts !== null) policy.needsHost = true;
       if (rule.paths !== null) policy.needsPath = true;
       if (rule.hasWindow) policy.needsClock = true;
@@ -390,62 +585,20 @@ function derive(policy: Policy): void {
 
 // Each self-test describes a request and the expected decision; any failure rejects the whole
 // configuration with the test's name and the actual outcome.
-function runSelfTests(parser: Parser, root: JsonValue, policy: Policy, nowMs: i64): void {
-  let tests = parser.list(root, "selfTests");
-  if (tests === null) return;
-  let names = new Map<string, i32>();
-  for (let i = 0; i < tests.length; i++) {
-    let path = item("selfTests", i);
-    let test = tests[i];
-    if (!parser.object(test, SELF_TEST_FIELDS, path)) return;
-    let name = parser.string(test, "name", path, true);
-    if (name === null) return;
-    if (names.has(name)) {
-      parser.fail(path + ".name", "duplicate name " + quote(name) + " (first used by " + item("selfTests", names.get(name)) + ")");
-      return;
-    }
-    names.set(name, i);
-    let expectAllow = parser.choice(test, "expect", path, ["allow", "deny"], -1);
-    if (parser.failed) return;
-    if (expectAllow < 0) {
-      parser.fail(path + ".expect", "required");
-      return;
-    }
-    let request = test.get("request");
-    if (request === null) {
-      parser.fail(path + ".request", "required");
-      return;
-    }
-    let requestPath = path + ".request";
-    if (!parser.object(request, SELF_TEST_REQUEST_FIELDS, requestPath)) return;
-    let identity = new Identity();
-    let sha256 = parser.string(request, "sha256", requestPath);
-    if (sha256 !== null) identity.digest = parser.fingerprint(sha256, requestPath + ".sha256");
-    let subject = parser.string(request, "subject", requestPath);
-    if (subject !== null) identity.subject = subject;
-    let uriSans = parser.strings(request, "uriSans", requestPath);
-    if (uriSans !== null) identity.uriSans = uriSans;
-    let dnsSans = parser.strings(request, "dnsSans", requestPath);
-    if (dnsSans !== null) identity.dnsSans = dnsSans;
-    let host = parser.string(request, "host", requestPath);
-    let target = parser.string(request, "path", requestPath);
-    if (target !== null && !target.startsWith("/")) parser.fail(requestPath + ".path", "expected a path starting with \"/\", got " + quote(target));
-    let at = parser.instant(request, "at", requestPath, nowMs);
-    if (parser.failed) return;
-    let hostName = host === null ? "" : normaliseHost(host);
+function runSelfTests(parser: Parser, policy: Policy, nowMs: i64): void {
+  for (let i = 0; i < parser.selfTests.length; i++) {
+    let test = parser.selfTests[i];
     let allowed = true;
     let outcome = "allow";
-    if (policy.inScope(hostName)) {
+    if (policy.inScope(test.host)) {
       // No sha256 and no subject: a request without a client certificate.
-      let result = sha256 === null && subject === null
-        ? IdentityResult.failed(IdentityFailure.NoClientCertificate)
-        : IdentityResult.of(identity);
-      let verdict = decide(policy, result, hostName, normalisePath(String.UTF8.encode(target === null ? "/" : target)), at);
+      let result = test.noCertificate ? IdentityResult.failed(IdentityFailure.NoClientCertificate) : IdentityResult.of(test.identity);
+      let verdict = decide(policy, result, test.host, normalisePath(String.UTF8.encode(test.target)), test.hasAt ? test.at : nowMs);
       allowed = verdict.allowed;
       outcome = allowed ? "allow (rule " + quote(verdict.rule) + ")" : "deny (" + reasonName(verdict.reason) + ")";
     }
-    if (allowed != (expectAllow == 0)) {
-      parser.fail(path, "self-test " + quote(name) + " expected " + (expectAllow == 0 ? "allow" : "deny") + ", got " + outcome);
+    if (allowed != test.expectAllow) {
+      parser.fail(test.path, "self-test " + quote(test.name) + " expected " + (test.expectAllow ? "allow" : "deny") + ", got " + outcome);
       return;
     }
   }

@@ -89,8 +89,8 @@ export function decide(policy: Policy, result: IdentityResult, host: string, pat
   let identity = result.identity;
   if (identity === null) return new Verdict(failureReason(result.failure), "");
   let denied = policy.deny.firstMatch(identity, host, path, nowMs);
-  if (denied >= 0) return new Verdict(Reason.DeniedByRule, policy.deny.rules[denied].name);
+  if (denied >= 0) return new Verdict(Reason.DeniedByRule, policy.deny.name(denied));
   let allowed = policy.allow.firstMatch(identity, host, path, nowMs);
-  if (allowed >= 0) return new Verdict(Reason.Allowed, policy.allow.rules[allowed].name);
+  if (allowed >= 0) return new Verdict(Reason.Allowed, policy.allow.name(allowed));
   return new Verdict(Reason.NotAllowed, "");
 }

@@ -1,8 +1,15 @@
-// An index from SHA-256 digests to rule numbers: open addressing over flat arrays, built once at
-// configure time. A lookup hashes the digest and compares four words per probe: constant time whatever the list size, no allocation per request.
+// An index from SHA-256 digests to rule numbers: open addressing over flat arrays, filled once at
+// configure time (growing as rules arrive). A lookup hashes the digest and compares four words per
+// probe: constant time whatever the list size, no allocation per request.
 import { DIGEST_WORDS } from "../identity/sha256";
 
 const EMPTY: i32 = -1;
+
+function slotsFor(count: i32): u32 {
+  let slots: u32 = 8;
+  while (<u64>slots * 3 < <u64>count * 4) slots <<= 1;
+  return slots;
+}
 
 export class DigestSet {
   private words: StaticArray<u64>;
@@ -10,10 +17,9 @@ export class DigestSet {
   private mask: u32;
   private count: i32 = 0;
 
-  // `capacity` is the number of digests that will be added; the table keeps load at or below 3/4.
-  constructor(capacity: i32) {
-    let slots: u32 = 8;
-    while (<u64>slots * 3 < <u64>capacity * 4) slots <<= 1;
+  // `expected` sizes the table; it grows (load at most 3/4) when more digests arrive.
+  constructor(expected: i32 = 0) {
+    let slots = slotsFor(expected);
     this.mask = slots - 1;
     this.words = new StaticArray<u64>(<i32>slots * DIGEST_WORDS);
     this.rules = new StaticArray<i32>(<i32>slots);
@@ -29,9 +35,11 @@ export class DigestSet {
     let slot = this.find(digest);
     let existing = unchecked(this.rules[slot]);
     if (existing != EMPTY) return existing;
-    let base = <i32>slot * DIGEST_WORDS;
-    for (let i = 0; i < DIGEST_WORDS; i++) unchecked((this.words[base + i] = digest[i]));
-    unchecked((this.rules[slot] = rule));
+    if (<u64>(this.count + 1) * 4 > <u64>(this.mask + 1) * 3) {
+      this.grow();
+      slot = this.find(digest);
+    }
+    this.put(slot, digest, 0, rule);
     this.count++;
     return rule;
   }
@@ -41,13 +49,35 @@ export class DigestSet {
     return unchecked(this.rules[this.find(digest)]);
   }
 
+  private put(slot: u32, words: StaticArray<u64>, from: i32, rule: i32): void {
+    let base = <i32>slot * DIGEST_WORDS;
+    for (let i = 0; i < DIGEST_WORDS; i++) unchecked((this.words[base + i] = words[from + i]));
+    unchecked((this.rules[slot] = rule));
+  }
+
+  private grow(): void {
+    let oldWords = this.words;
+    let oldRules = this.rules;
+    let slots = (this.mask + 1) << 1;
+    this.mask = slots - 1;
+    this.words = new StaticArray<u64>(<i32>slots * DIGEST_WORDS);
+    this.rules = new StaticArray<i32>(<i32>slots);
+    for (let i: u32 = 0; i < slots; i++) unchecked((this.rules[i] = EMPTY));
+    let scratch = new StaticArray<u64>(DIGEST_WORDS);
+    for (let old = 0; old < oldRules.length; old++) {
+      let rule = unchecked(oldRules[old]);
+      if (rule == EMPTY) continue;
+      for (let i = 0; i < DIGEST_WORDS; i++) unchecked((scratch[i] = oldWords[old * DIGEST_WORDS + i]));
+      this.put(this.find(scratch), oldWords, old * DIGEST_WORDS, rule);
+    }
+  }
+
   // The slot holding `digest`, or the empty slot where it would go.
   private find(digest: StaticArray<u64>): u32 {
     let first = unchecked(digest[0]);
-    // All four words feed the hash: real digests are uniform, but a list of made-up fingerprints
-    // (say, counting up in the last bytes) must not collapse into one probe chain.
     let h = first + unchecked(digest[1]) * 0x9e3779b97f4a7c15 + unchecked(digest[2]) * 0xc2b2ae3d27d4eb4f + unchecked(digest[3]) * 0x165667b19e3779f9;
-    // MurmurHash3's finaliser: every input bit reaches the low bits used for the slot.
+    // MurmurHash3's finaliser: every input bit reaches the low bits used for the slot, so made-up
+    // fingerprints that differ only in their last bytes do not collapse into one probe chain.
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccd;
     h ^= h >> 33;

@@ -27,8 +27,8 @@ export class Policy {
   trustedProxies: Matcher[] = [];
   // null: every host is in scope.
   hosts: HostPattern[] | null = null;
-  allow: RuleList = new RuleList([]);
-  deny: RuleList = new RuleList([]);
+  allow: RuleList = new RuleList();
+  deny: RuleList = new RuleList();
   // Lower case; "" when no identity header is set.
   identityHeader: string = "";
   denyResponse: DenyResponse = new DenyResponse();

@@ -1,39 +1,66 @@
-// An ordered rule list with a digest index: rules naming a sha256 are found through the index (a
-// chain per digest, in list order), the others by a scan. `firstMatch` returns the first matching
-// rule in list order either way. Pure.
+// An ordered rule list with a digest index. Rules that name a sha256 are found through the index (a
+// chain per digest, in list order), the others by a scan; `firstMatch` returns the first matching
+// rule in list order either way. A rule that is nothing but a fingerprint stores no Rule object at
+// all — the index alone matches it — which keeps a million-fingerprint list small. Pure.
 import { Identity } from "../identity/identity";
 import { DigestSet } from "./digest-set";
 import { Rule } from "./rule";
 
 export class RuleList {
-  private next: StaticArray<i32>;
+  // null: a plain fingerprint rule, matched by the index alone.
+  private rules: Array<Rule | null> = [];
+  private names: string[] = [];
+  private next: i32[] = [];
   private unindexed: i32[] = [];
-  private digests: DigestSet;
-
-  constructor(public rules: Rule[]) {
-    let count = rules.length;
-    this.digests = new DigestSet(count);
-    this.next = new StaticArray<i32>(count);
-    let tail = new StaticArray<i32>(count);
-    for (let i = 0; i < count; i++) {
-      unchecked((this.next[i] = -1));
-      let digest = rules[i].matcher.digest;
-      if (digest === null) {
-        this.unindexed.push(i);
-        continue;
-      }
-      let first = this.digests.add(digest, i);
-      if (first == i) {
-        unchecked((tail[i] = i));
-      } else {
-        unchecked((this.next[unchecked(tail[first])] = i));
-        unchecked((tail[first] = i));
-      }
-    }
-  }
+  private digests: DigestSet = new DigestSet();
+  // Per digest, the last rule of its chain (build time only).
+  private tails: Map<i32, i32> | null = null;
+  private byName: Map<string, i32> = new Map();
 
   get length(): i32 {
     return this.rules.length;
+  }
+
+  name(index: i32): string {
+    return this.names[index];
+  }
+
+  rule(index: i32): Rule | null {
+    return this.rules[index];
+  }
+
+  // The index of the rule named `name`, or -1.
+  indexOf(name: string): i32 {
+    return this.byName.has(name) ? this.byName.get(name) : -1;
+  }
+
+  // Appends a rule. `rule` is null for a rule that is only `digest`.
+  add(name: string, rule: Rule | null, digest: StaticArray<u64> | null): void {
+    let index = this.rules.length;
+    this.rules.push(rule);
+    this.names.push(name);
+    this.next.push(-1);
+    this.byName.set(name, index);
+    if (digest === null) {
+      this.unindexed.push(index);
+      return;
+    }
+    let first = this.digests.add(digest, index);
+    if (first == index) return;
+    // A digest named again (say, by a scoped rule): chain it behind the earlier ones.
+    let tails = this.tails;
+    if (tails === null) {
+      tails = new Map<i32, i32>();
+      this.tails = tails;
+    }
+    let tail = tails.has(first) ? tails.get(first) : first;
+    this.next[tail] = index;
+    tails.set(first, index);
+  }
+
+  // Called once the list is complete: drops what only building needed.
+  seal(): void {
+    this.tails = null;
   }
 
   // The index of the first rule that matches, or -1.
@@ -43,7 +70,8 @@ export class RuleList {
     if (digest !== null) {
       let at = this.digests.lookup(digest);
       while (at >= 0) {
-        if (unchecked(this.rules[at]).matches(identity, host, path, nowMs)) {
+        let rule = unchecked(this.rules[at]);
+        if (rule === null || rule.matches(identity, host, path, nowMs)) {
           best = at;
           break;
         }
@@ -54,7 +82,8 @@ export class RuleList {
     for (let i = 0; i < unindexed.length; i++) {
       let at = unchecked(unindexed[i]);
       if (best >= 0 && at > best) break;
-      if (unchecked(this.rules[at]).matches(identity, host, path, nowMs)) return at;
+      let rule = unchecked(this.rules[at]);
+      if (rule !== null && rule.matches(identity, host, path, nowMs)) return at;
     }
     return best;
   }

@@ -1,4 +1,4 @@
-// Rules: identity matchers, a host/path scope and a validity window. A rule matches when every
+// Rules: identity matchers, a host/path scope and a validity window (the name lives in the list). A rule matches when every
 // matcher it names matches (SAN matchers: any of the client's SANs), the request is in its scope,
 // and the clock is inside its window. Pure.
 import { DIGEST_WORDS } from "../identity/sha256";
@@ -74,8 +74,6 @@ export class Rule {
   paths: string[] | null = null;
   notBefore: i64 = NO_START;
   notAfter: i64 = NO_END;
-
-  constructor(public name: string) {}
 
   get hasWindow(): bool {
     return this.notBefore != NO_START || this.notAfter != NO_END;

@@ -1,0 +1,11 @@
+import { EnvoyHost } from '../host/index.js';
+const n = Number(process.argv[2]);
+const rules: string[] = [];
+for (let i = 0; i < n; i++) rules.push(`{"name":"r${i}","sha256":"${i.toString(16).padStart(64, '0')}"}`);
+const text = process.argv[3] === 'json' ? `[${rules.join(',')}]` : `{"allow":[${rules.join(',')}]}`;
+const host = await EnvoyHost.load(process.env.WASM ?? 'build/cert-allowlist.wasm', { canary: false });
+const before = host.memoryBytes();
+let t = process.hrtime.bigint();
+const ok = host.configure(text);
+const ms = Number(process.hrtime.bigint() - t) / 1e6;
+console.log(JSON.stringify({ n, ok, ms: Math.round(ms), perRule: Math.round((host.memoryBytes() - before) / n), err: host.logsAtLeast('error').map(e => e.message.slice(0, 100)) }));
