@@ -108,8 +108,9 @@ export class JsonReader {
   }
 
   // Moves to the next field of the object being read: true with `key` set and the reader on the
-  // value; false at the closing brace (consumed) or on an error (see `failed`).
-  nextField(first: bool): bool {
+  // value; false at the closing brace (consumed) or on an error (see `failed`). A key spelled
+  // exactly like one of `names` is that very string (no allocation per key).
+  nextField(first: bool, names: string[] | null = null): bool {
     let c = this.skipSpace();
     if (c == 0x7d) {
       this.pos++;
@@ -123,9 +124,14 @@ export class JsonReader {
     }
     if (c != 0x22) return this.failAt(this.pos, "expected a quoted key");
     this.keyStart = this.pos;
-    let key = this.readString();
-    if (key === null) return false;
-    this.key = key;
+    let known = this.knownKey(names);
+    if (known !== null) {
+      this.key = known;
+    } else {
+      let key = this.readString();
+      if (key === null) return false;
+      this.key = key;
+    }
     if (this.skipSpace() != 0x3a) return this.failAt(this.pos, "expected ':' after a key");
     this.pos++;
     return true;
@@ -145,6 +151,61 @@ export class JsonReader {
       this.pos++;
     }
     if (this.kind() == JsonKind.Invalid) return this.failUnexpected();
+    return true;
+  }
+
+  // If the string at the reader is one of `names` written without escapes, consumes it and
+  // returns that name; otherwise leaves the reader where it was.
+  private knownKey(names: string[] | null): string | null {
+    if (names === null) return null;
+    let start = this.pos + 1;
+    let end = start;
+    while (end < this.size) {
+      let c = <i32>load<u8>(this.base + <usize>end);
+      if (c == 0x22) break;
+      if (c == 0x5c || c >= 0x80) return null;
+      end++;
+    }
+    if (end >= this.size) return null;
+    let length = end - start;
+    for (let i = 0; i < names.length; i++) {
+      let name = unchecked(names[i]);
+      if (name.length != length) continue;
+      let same = true;
+      for (let j = 0; j < length; j++) {
+        if (<i32>load<u8>(this.base + <usize>(start + j)) != name.charCodeAt(j)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.pos = end + 1;
+        return name;
+      }
+    }
+    return null;
+  }
+
+  // For a string without escapes, where its bytes lie (see readSpan).
+  spanStart: usize = 0;
+  spanLength: i32 = 0;
+
+  // Consumes a string and, when it has no escapes, sets spanStart/spanLength to its bytes and
+  // returns true without allocating; otherwise returns false and leaves the reader on the string.
+  readSpan(): bool {
+    if (this.skipSpace() != 0x22) return false;
+    let start = this.pos + 1;
+    let end = start;
+    while (end < this.size) {
+      let c = <i32>load<u8>(this.base + <usize>end);
+      if (c == 0x22) break;
+      if (c == 0x5c || c < 0x20) return false;
+      end++;
+    }
+    if (end >= this.size) return false;
+    this.spanStart = this.base + <usize>start;
+    this.spanLength = end - start;
+    this.pos = end + 1;
     return true;
   }
 

@@ -5,7 +5,7 @@
 // at the end, through the same decision the requests use.
 import { JsonKind, JsonReader, formatNumber, kindName } from "./json";
 import { Instant, parseRfc3339 } from "./rfc3339";
-import { parseFingerprint } from "../identity/sha256";
+import { parseFingerprint, parseFingerprintAt } from "../identity/sha256";
 import { Identity, IdentityFailure, IdentityResult } from "../identity/identity";
 import { HostPattern, normaliseHost } from "../policy/host";
 import { normalisePath } from "../policy/path";
@@ -107,6 +107,9 @@ class Parser {
   error: string = "";
   reader: JsonReader;
   selfTests: SelfTest[] = [];
+  // The JSON path of the value being read, rendered only for a message: a key, or -1 and an index.
+  private keys: string[] = [];
+  private indexes: i32[] = [];
 
   constructor(bytes: ArrayBuffer) {
     this.reader = new JsonReader(bytes);
@@ -116,8 +119,43 @@ class Parser {
     return this.error.length > 0 || this.reader.failed;
   }
 
-  fail(path: string, message: string): bool {
-    if (!this.failed) this.error = (path.length == 0 ? "configuration" : path) + ": " + message;
+  enterKey(key: string): void {
+    this.keys.push(key);
+    this.indexes.push(-1);
+  }
+
+  enterIndex(index: i32): void {
+    this.keys.push("");
+    this.indexes.push(index);
+  }
+
+  leave(): void {
+    this.keys.pop();
+    this.indexes.pop();
+  }
+
+  path(): string {
+    let path = "";
+    for (let i = 0; i < this.keys.length; i++) {
+      let index = this.indexes[i];
+      path = index >= 0 ? item(path, index) : field(path, this.keys[i]);
+    }
+    return path;
+  }
+
+  fail(message: string): bool {
+    if (!this.failed) {
+      let path = this.path();
+      this.error = (path.length == 0 ? "configuration" : path) + ": " + message;
+    }
+    return false;
+  }
+
+  // Fails at `key` below the current path.
+  failAt(key: string, message: string): bool {
+    this.enterKey(key);
+    this.fail(message);
+    this.leave();
     return false;
   }
 
@@ -127,94 +165,111 @@ class Parser {
   }
 
   // The next value must be of `kind`; otherwise a type error (or a syntax error if no value starts).
-  expect(kind: JsonKind, path: string): bool {
+  expect(kind: JsonKind): bool {
     let actual = this.reader.kind();
     if (actual == kind) return true;
     if (actual == JsonKind.Invalid) return this.reader.failUnexpected();
-    return this.fail(path, "expected " + article(kindName(kind)) + ", got " + kindName(actual));
+    return this.fail("expected " + article(kindName(kind)) + ", got " + kindName(actual));
   }
 
-  // The index of the current key in `known`; an unknown or repeated key is an error (-1).
-  key(known: string[], seen: u32, path: string): i32 {
+  // Reads the next key of the current object: its index in `known`, -1 at the end of the object,
+  // -2 on an error (unknown or repeated key, bad syntax). `seen` holds the keys read so far.
+  nextKey(first: bool, known: string[], seen: u32): i32 {
     let reader = this.reader;
+    if (!reader.nextField(first, known)) return reader.failed ? -2 : -1;
     let index = known.indexOf(reader.key);
     if (index < 0) {
-      this.fail(field(path, reader.key), "unknown field; expected one of: " + known.join(", "));
-      return -1;
+      this.failAt(reader.key, "unknown field; expected one of: " + known.join(", "));
+      return -2;
     }
     if (seen & (1 << index)) {
       reader.failAt(reader.keyStart, "duplicate key \"" + reader.key + "\"");
-      return -1;
+      return -2;
     }
+    this.enterKey(reader.key);
     return index;
   }
 
   // A non-empty string.
-  string(path: string): string | null {
-    if (!this.expect(JsonKind.String, path)) return null;
+  string(): string | null {
+    if (!this.expect(JsonKind.String)) return null;
     let text = this.reader.readString();
     if (text === null) return null;
     if (text.length == 0) {
-      this.fail(path, "must not be empty");
+      this.fail("must not be empty");
       return null;
     }
     return text;
   }
 
   // One of `choices`, as its index; -1 when invalid.
-  choice(path: string, choices: string[]): i32 {
-    let text = this.string(path);
+  choice(choices: string[]): i32 {
+    let text = this.string();
     if (text === null) return -1;
     let index = choices.indexOf(text);
-    if (index < 0) this.fail(path, "expected " + quotedList(choices) + ", got " + quote(text));
+    if (index < 0) this.fail("expected " + quotedList(choices) + ", got " + quote(text));
     return index;
   }
 
   // A non-empty list of non-empty strings.
-  strings(path: string): string[] | null {
-    if (!this.expect(JsonKind.Array, path)) return null;
+  strings(): string[] | null {
+    if (!this.expect(JsonKind.Array)) return null;
     let reader = this.reader;
     let result = new Array<string>();
     reader.beginArray();
     for (let first = true; reader.nextItem(first); first = false) {
-      let text = this.string(item(path, result.length));
+      this.enterIndex(result.length);
+      let text = this.string();
+      this.leave();
       if (text === null) return null;
       result.push(text);
     }
     if (this.failed) return null;
     if (result.length == 0) {
-      this.fail(path, "must not be empty (leave the field out instead)");
+      this.fail("must not be empty (leave the field out instead)");
       return null;
     }
     return result;
   }
 
-  instant(path: string): i64 {
-    let text = this.string(path);
+  instant(): i64 {
+    let text = this.string();
     if (text === null) return 0;
     let instant = new Instant();
     if (!parseRfc3339(text, instant)) {
-      this.fail(path, "expected an RFC 3339 UTC time such as \"2027-01-31T23:59:59Z\", got " + quote(text));
+      this.fail("expected an RFC 3339 UTC time such as \"2027-01-31T23:59:59Z\", got " + quote(text));
       return 0;
     }
     return instant.ms;
   }
 
-  fingerprint(path: string): StaticArray<u64> | null {
-    let text = this.string(path);
+  fingerprint(): StaticArray<u64> | null {
+    let reader = this.reader;
+    if (!this.expect(JsonKind.String)) return null;
+    // Read in place when written without escapes: a million fingerprints allocate no strings.
+    if (reader.readSpan()) {
+      if (reader.spanLength == 0) {
+        this.fail("must not be empty");
+        return null;
+      }
+      let digest = parseFingerprintAt(reader.spanStart, reader.spanLength);
+      if (digest === null) this.fail("expected 64 hex digits, got " + quote(String.UTF8.decodeUnsafe(reader.spanStart, <usize>reader.spanLength)));
+      return digest;
+    }
+    let text = this.string();
     if (text === null) return null;
     let digest = parseFingerprint(text);
-    if (digest === null) this.fail(path, "expected 64 hex digits, got " + quote(text));
+    if (digest === null) this.fail("expected 64 hex digits, got " + quote(text));
     return digest;
   }
 
   // One identity matcher field (index into MATCHER_FIELDS) into `matcher`.
-  matcherField(matcher: Matcher, index: i32, path: string): void {
+  matcherField(matcher: Matcher, index: i32): void {
     if (index == 0) {
-      matcher.digest = this.fingerprint(path);
+      matcher.digest = this.fingerprint();
       return;
     }
-    let text = this.string(path);
+    let text = this.string();
     if (index == 1) matcher.uriSan = text;
     else if (index == 2) matcher.uriSanPrefix = text;
     else if (index == 3) matcher.dnsSan = text === null ? null : asciiLower(text);
@@ -222,40 +277,42 @@ class Parser {
     else matcher.cn = text;
   }
 
-  requireMatcher(matcher: Matcher, path: string): bool {
+  requireMatcher(matcher: Matcher): bool {
     if (matcher.digest !== null || matcher.uriSan !== null || matcher.uriSanPrefix !== null || matcher.dnsSan !== null ||
         matcher.subject !== null || matcher.cn !== null) {
       return true;
     }
-    return this.fail(path, "expected at least one identity matcher (" + MATCHER_FIELDS.join(", ") + ")");
+    return this.fail("expected at least one identity matcher (" + MATCHER_FIELDS.join(", ") + ")");
   }
 
-  trustedProxy(path: string): Matcher | null {
-    if (!this.expect(JsonKind.Object, path)) return null;
-    let reader = this.reader;
+  trustedProxy(): Matcher | null {
+    if (!this.expect(JsonKind.Object)) return null;
     let matcher = new Matcher();
     let seen: u32 = 0;
-    reader.beginObject();
-    for (let first = true; reader.nextField(first); first = false) {
-      let index = this.key(MATCHER_FIELDS, seen, path);
-      if (index < 0) return null;
+    this.reader.beginObject();
+    for (let first = true; ; first = false) {
+      let index = this.nextKey(first, MATCHER_FIELDS, seen);
+      if (index < 0) break;
       seen |= 1 << index;
-      this.matcherField(matcher, index, field(path, reader.key));
+      this.matcherField(matcher, index);
+      this.leave();
       if (this.failed) return null;
     }
-    if (this.failed || !this.requireMatcher(matcher, path)) return null;
+    if (this.failed || !this.requireMatcher(matcher)) return null;
     return matcher;
   }
 
-  hostPatterns(path: string): HostPattern[] | null {
-    let texts = this.strings(path);
+  hostPatterns(): HostPattern[] | null {
+    let texts = this.strings();
     if (texts === null) return null;
     let patterns = new Array<HostPattern>();
     for (let i = 0; i < texts.length; i++) {
       let problem = new Array<string>();
       let pattern = HostPattern.parse(texts[i], problem);
       if (pattern === null) {
-        this.fail(item(path, i), problem[0] + ", got " + quote(texts[i]));
+        this.enterIndex(i);
+        this.fail(problem[0] + ", got " + quote(texts[i]));
+        this.leave();
         return null;
       }
       patterns.push(pattern);
@@ -263,14 +320,16 @@ class Parser {
     return patterns;
   }
 
-  pathPrefixes(path: string): string[] | null {
-    let texts = this.strings(path);
+  pathPrefixes(): string[] | null {
+    let texts = this.strings();
     if (texts === null) return null;
     let prefixes = new Array<string>();
     for (let i = 0; i < texts.length; i++) {
       let text = texts[i];
       if (!text.startsWith("/") || text.includes("?") || text.includes("#")) {
-        this.fail(item(path, i), "expected a path starting with \"/\" without query or fragment, got " + quote(text));
+        this.enterIndex(i);
+        this.fail("expected a path starting with \"/\" without query or fragment, got " + quote(text));
+        this.leave();
         return null;
       }
       prefixes.push(normalisePath(String.UTF8.encode(text)));
@@ -278,221 +337,216 @@ class Parser {
     return prefixes;
   }
 
-  // A rule of `list` (named `listName` in messages), appended to it.
-  rule(list: RuleList, listName: string): bool {
-    let path = item(listName, list.length);
-    if (!this.expect(JsonKind.Object, path)) return false;
-    let reader = this.reader;
+  // A rule, appended to `list` (the current path is the rule's).
+  rule(list: RuleList): bool {
+    if (!this.expect(JsonKind.Object)) return false;
     let rule = new Rule();
     let name: string | null = null;
     let scoped = false;
     let seen: u32 = 0;
-    reader.beginObject();
-    for (let first = true; reader.nextField(first); first = false) {
-      let index = this.key(RULE_FIELDS, seen, path);
-      if (index < 0) return false;
+    this.reader.beginObject();
+    for (let first = true; ; first = false) {
+      let index = this.nextKey(first, RULE_FIELDS, seen);
+      if (index < 0) break;
       seen |= 1 << index;
-      let at = field(path, reader.key);
       if (index == 0) {
-        name = this.string(at);
+        name = this.string();
       } else if (index <= 6) {
-        this.matcherField(rule.matcher, index - 1, at);
+        this.matcherField(rule.matcher, index - 1);
         if (index > 1) scoped = true;
       } else if (index == 7) {
-        rule.hosts = this.hostPatterns(at);
+        rule.hosts = this.hostPatterns();
         scoped = true;
       } else if (index == 8) {
-        rule.paths = this.pathPrefixes(at);
+        rule.paths = this.pathPrefixes();
         scoped = true;
       } else if (index == 9) {
-        rule.notBefore = this.instant(at);
+        rule.notBefore = this.instant();
         scoped = true;
       } else if (index == 10) {
-        rule.notAfter = this.instant(at);
+        rule.notAfter = this.instant();
         scoped = true;
       } else {
-        this.string(at); // comment: checked, then ignored
+        this.string(); // comment: checked, then ignored
       }
+      this.leave();
       if (this.failed) return false;
     }
     if (this.failed) return false;
-    if (name === null) return this.fail(path + ".name", "required");
-    if (!this.requireMatcher(rule.matcher, path)) return false;
-    if (rule.notBefore > rule.notAfter) return this.fail(path + ".notBefore", "is after notAfter");
+    if (name === null) return this.failAt("name", "required");
+    if (!this.requireMatcher(rule.matcher)) return false;
+    if (rule.notBefore > rule.notAfter) return this.failAt("notBefore", "is after notAfter");
     let earlier = list.indexOf(name);
-    if (earlier >= 0) return this.fail(path + ".name", "duplicate name " + quote(name) + " (first used by " + item(listName, earlier) + ")");
+    if (earlier >= 0) {
+      let listName = this.keys[this.keys.length - 2];
+      return this.failAt("name", "duplicate name " + quote(name) + " (first used by " + item(listName, earlier) + ")");
+    }
     // A rule that is only a fingerprint is matched by the index alone.
     list.add(name, scoped ? rule : null, rule.matcher.digest);
     return true;
   }
 
-  rules(list: RuleList, listName: string): void {
-    if (!this.expect(JsonKind.Array, listName)) return;
+  rules(list: RuleList): void {
+    if (!this.expect(JsonKind.Array)) return;
     let reader = this.reader;
     reader.beginArray();
     for (let first = true; reader.nextItem(first); first = false) {
-      if (!this.rule(list, listName)) return;
+      this.enterIndex(list.length);
+      let added = this.rule(list);
+      this.leave();
+      if (!added) return;
     }
     list.seal();
   }
 
   denyResponse(response: DenyResponse): void {
-    let path = "denyResponse";
-    if (!this.expect(JsonKind.Object, path)) return;
+    if (!this.expect(JsonKind.Object)) return;
     let reader = this.reader;
     let seen: u32 = 0;
     reader.beginObject();
-    for (let first = true; reader.nextField(first); first = false) {
-      let index = this.key(DENY_RESPONSE_FIELDS, seen, path);
-      if (index < 0) return;
+    for (let first = true; ; first = false) {
+      let index = this.nextKey(first, DENY_RESPONSE_FIELDS, seen);
+      if (index < 0) break;
       seen |= 1 << index;
-      let at = field(path, reader.key);
       if (index == 0) {
         let kind = reader.kind();
-        if (kind != JsonKind.Number) {
-          if (kind == JsonKind.Invalid) reader.failUnexpected();
-          else this.fail(at, "expected an integer from 400 to 599, got " + kindName(kind));
-          return;
+        if (kind == JsonKind.Invalid) {
+          reader.failUnexpected();
+        } else if (kind != JsonKind.Number) {
+          this.fail("expected an integer from 400 to 599, got " + kindName(kind));
+        } else {
+          let n = reader.readNumber();
+          if (!this.failed && (n != Math.floor(n) || n < 400 || n > 599)) this.fail("expected an integer from 400 to 599, got " + formatNumber(n));
+          else response.status = <u32>n;
         }
-        let n = reader.readNumber();
-        if (this.failed) return;
-        if (n != Math.floor(n) || n < 400 || n > 599) {
-          this.fail(at, "expected an integer from 400 to 599, got " + formatNumber(n));
-          return;
-        }
-        response.status = <u32>n;
       } else if (index == 1) {
-        let body = this.string(at);
-        if (body === null) return;
-        let bytes = String.UTF8.byteLength(body);
-        if (bytes > MAX_BODY_BYTES) {
-          this.fail(at, "longer than 4096 bytes (" + bytes.toString() + ")");
-          return;
+        let body = this.string();
+        if (body !== null) {
+          let bytes = String.UTF8.byteLength(body);
+          if (bytes > MAX_BODY_BYTES) this.fail("longer than 4096 bytes (" + bytes.toString() + ")");
+          else response.body = body;
         }
-        response.body = body;
       } else if (index == 2) {
-        let contentType = this.string(at);
+        let contentType = this.string();
         if (contentType !== null) response.contentType = contentType;
-      } else {
-        if (!this.expect(JsonKind.Bool, at)) return;
+      } else if (this.expect(JsonKind.Bool)) {
         response.includeReason = reader.readBool();
       }
+      this.leave();
       if (this.failed) return;
     }
   }
 
   identityHeader(): string {
-    let header = this.string("identityHeader");
+    let header = this.string();
     if (header === null) return "";
     let lower = asciiLower(header);
     for (let i = 0; i < lower.length; i++) {
       let c = lower.charCodeAt(i);
       if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f)) {
-        this.fail("identityHeader", "expected a header name of letters, digits, '-' and '_', got " + quote(header));
+        this.fail("expected a header name of letters, digits, '-' and '_', got " + quote(header));
         return "";
       }
     }
     if (RESERVED_HEADERS.includes(lower)) {
-      this.fail("identityHeader", quote(header) + " is reserved; choose a header of your own such as \"x-client-identity\"");
+      this.fail(quote(header) + " is reserved; choose a header of your own such as \"x-client-identity\"");
       return "";
     }
     return lower;
   }
 
-  selfTest(path: string): void {
-    if (!this.expect(JsonKind.Object, path)) return;
-    let reader = this.reader;
+  selfTest(): void {
+    if (!this.expect(JsonKind.Object)) return;
     let test = new SelfTest();
-    test.path = path;
+    test.path = this.path();
     let seen: u32 = 0;
-    let hasRequest = false;
     let expectation = -1;
-    reader.beginObject();
-    for (let first = true; reader.nextField(first); first = false) {
-      let index = this.key(SELF_TEST_FIELDS, seen, path);
-      if (index < 0) return;
+    this.reader.beginObject();
+    for (let first = true; ; first = false) {
+      let index = this.nextKey(first, SELF_TEST_FIELDS, seen);
+      if (index < 0) break;
       seen |= 1 << index;
-      let at = field(path, reader.key);
       if (index == 0) {
-        let name = this.string(at);
+        let name = this.string();
         if (name !== null) test.name = name;
       } else if (index == 1) {
-        hasRequest = true;
-        this.selfTestRequest(test, at);
+        this.selfTestRequest(test);
       } else {
-        expectation = this.choice(at, ["allow", "deny"]);
+        expectation = this.choice(["allow", "deny"]);
       }
+      this.leave();
       if (this.failed) return;
     }
     if (this.failed) return;
     if ((seen & 1) == 0) {
-      this.fail(path + ".name", "required");
+      this.failAt("name", "required");
       return;
     }
     for (let i = 0; i < this.selfTests.length; i++) {
       if (this.selfTests[i].name == test.name) {
-        this.fail(path + ".name", "duplicate name " + quote(test.name) + " (first used by " + this.selfTests[i].path + ")");
+        this.failAt("name", "duplicate name " + quote(test.name) + " (first used by " + this.selfTests[i].path + ")");
         return;
       }
     }
-    if (!hasRequest) {
-      this.fail(path + ".request", "required");
+    if ((seen & 2) == 0) {
+      this.failAt("request", "required");
       return;
     }
     if (expectation < 0) {
-      this.fail(path + ".expect", "required");
+      this.failAt("expect", "required");
       return;
     }
     test.expectAllow = expectation == 0;
     this.selfTests.push(test);
   }
 
-  selfTestRequest(test: SelfTest, path: string): void {
-    if (!this.expect(JsonKind.Object, path)) return;
-    let reader = this.reader;
+  selfTestRequest(test: SelfTest): void {
+    if (!this.expect(JsonKind.Object)) return;
     let seen: u32 = 0;
-    reader.beginObject();
-    for (let first = true; reader.nextField(first); first = false) {
-      let index = this.key(SELF_TEST_REQUEST_FIELDS, seen, path);
-      if (index < 0) return;
+    this.reader.beginObject();
+    for (let first = true; ; first = false) {
+      let index = this.nextKey(first, SELF_TEST_REQUEST_FIELDS, seen);
+      if (index < 0) break;
       seen |= 1 << index;
-      let at = field(path, reader.key);
       if (index == 0) {
-        test.identity.digest = this.fingerprint(at);
+        test.identity.digest = this.fingerprint();
         test.noCertificate = false;
       } else if (index == 1 || index == 2) {
-        let sans = this.strings(at);
+        let sans = this.strings();
         if (sans !== null) {
           if (index == 1) test.identity.uriSans = sans;
           else test.identity.dnsSans = sans;
         }
       } else if (index == 3) {
-        let subject = this.string(at);
+        let subject = this.string();
         if (subject !== null) test.identity.subject = subject;
         test.noCertificate = false;
       } else if (index == 4) {
-        let host = this.string(at);
+        let host = this.string();
         if (host !== null) test.host = normaliseHost(host);
       } else if (index == 5) {
-        let target = this.string(at);
+        let target = this.string();
         if (target !== null) {
-          if (!target.startsWith("/")) this.fail(at, "expected a path starting with \"/\", got " + quote(target));
+          if (!target.startsWith("/")) this.fail("expected a path starting with \"/\", got " + quote(target));
           test.target = target;
         }
       } else {
-        test.at = this.instant(at);
+        test.at = this.instant();
         test.hasAt = true;
       }
+      this.leave();
       if (this.failed) return;
     }
   }
 
-  list(path: string): void {
-    if (!this.expect(JsonKind.Array, path)) return;
+  selfTestList(): void {
+    if (!this.expect(JsonKind.Array)) return;
     let reader = this.reader;
     reader.beginArray();
     for (let first = true; reader.nextItem(first); first = false) {
-      this.selfTest(item(path, this.selfTests.length));
+      this.enterIndex(this.selfTests.length);
+      this.selfTest();
+      this.leave();
       if (this.failed) return;
     }
   }
@@ -518,47 +572,47 @@ export function parseConfig(bytes: ArrayBuffer, nowMs: i64): ConfigResult {
 function build(parser: Parser): Policy {
   let reader = parser.reader;
   let policy = new Policy();
-  if (!parser.expect(JsonKind.Object, "")) return policy;
+  if (!parser.expect(JsonKind.Object)) return policy;
   let seen: u32 = 0;
   reader.beginObject();
-  for (let first = true; reader.nextField(first); first = false) {
-    let index = parser.key(TOP_LEVEL_FIELDS, seen, "");
-    if (index < 0) return policy;
+  for (let first = true; ; first = false) {
+    let index = parser.nextKey(first, TOP_LEVEL_FIELDS, seen);
+    if (index < 0) break;
     seen |= 1 << index;
-    let key = reader.key;
     if (index == 0) {
-      let mode = parser.choice(key, ["enforce", "dry-run"]);
-      policy.mode = mode == 1 ? Mode.DryRun : Mode.Enforce;
+      policy.mode = parser.choice(["enforce", "dry-run"]) == 1 ? Mode.DryRun : Mode.Enforce;
     } else if (index == 1) {
-      let source = parser.choice(key, ["connection", "xfcc"]);
-      policy.source = source == 1 ? IdentitySource.Xfcc : IdentitySource.Connection;
+      policy.source = parser.choice(["connection", "xfcc"]) == 1 ? IdentitySource.Xfcc : IdentitySource.Connection;
     } else if (index == 2) {
-      if (parser.expect(JsonKind.Array, key)) {
+      if (parser.expect(JsonKind.Array)) {
         reader.beginArray();
         for (let firstProxy = true; reader.nextItem(firstProxy); firstProxy = false) {
-          let matcher = parser.trustedProxy(item(key, policy.trustedProxies.length));
-          if (matcher === null) return policy;
+          parser.enterIndex(policy.trustedProxies.length);
+          let matcher = parser.trustedProxy();
+          parser.leave();
+          if (matcher === null) break;
           policy.trustedProxies.push(matcher);
         }
       }
     } else if (index == 3) {
-      policy.hosts = parser.hostPatterns(key);
+      policy.hosts = parser.hostPatterns();
     } else if (index == 4) {
-      parser.rules(policy.allow, key);
+      parser.rules(policy.allow);
     } else if (index == 5) {
-      parser.rules(policy.deny, key);
+      parser.rules(policy.deny);
     } else if (index == 6) {
       policy.identityHeader = parser.identityHeader();
     } else if (index == 7) {
       parser.denyResponse(policy.denyResponse);
     } else {
-      parser.list(key);
+      parser.selfTestList();
     }
+    parser.leave();
     if (parser.failed) return policy;
   }
   if (parser.failed || !reader.end()) return policy;
   if ((seen & (1 << 4)) == 0) {
-    parser.fail("allow", "required; expected a list of rules such as " + EXAMPLE);
+    parser.failAt("allow", "required; expected a list of rules such as " + EXAMPLE);
     return policy;
   }
   derive(policy);
@@ -598,7 +652,7 @@ function runSelfTests(parser: Parser, policy: Policy, nowMs: i64): void {
       outcome = allowed ? "allow (rule " + quote(verdict.rule) + ")" : "deny (" + reasonName(verdict.reason) + ")";
     }
     if (allowed != test.expectAllow) {
-      parser.fail(test.path, "self-test " + quote(test.name) + " expected " + (test.expectAllow ? "allow" : "deny") + ", got " + outcome);
+      parser.error = test.path + ": self-test " + quote(test.name) + " expected " + (test.expectAllow ? "allow" : "deny") + ", got " + outcome;
       return;
     }
   }

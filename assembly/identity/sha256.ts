@@ -22,6 +22,31 @@ export function parseFingerprint(text: string): StaticArray<u64> | null {
   return null;
 }
 
+// The same over UTF-8 bytes in memory (a configuration string read in place).
+export function parseFingerprintAt(ptr: usize, length: i32): StaticArray<u64> | null {
+  let out = new StaticArray<u64>(DIGEST_WORDS);
+  if (length == 95) {
+    for (let i = 2; i < 95; i += 3) {
+      if (load<u8>(ptr + <usize>i) != 0x3a) return null;
+    }
+  } else if (length != 64) {
+    return null;
+  }
+  let step: usize = length == 64 ? 2 : 3;
+  for (let word = 0; word < DIGEST_WORDS; word++) {
+    let value: u64 = 0;
+    for (let b = 0; b < 8; b++) {
+      let at = ptr + <usize>(word * 8 + b) * step;
+      let hi = hexDigit(load<u8>(at));
+      let lo = hexDigit(load<u8>(at + 1));
+      if (hi < 0 || lo < 0) return null;
+      value = (value << 8) | <u64>((hi << 4) | lo);
+    }
+    unchecked((out[word] = value));
+  }
+  return out;
+}
+
 // Decodes 32 bytes written as hex pairs `stride` characters apart.
 function decodeHexInto(text: string, stride: i32, out: StaticArray<u64>): bool {
   let step = stride == 1 ? 2 : stride;
