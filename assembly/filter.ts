@@ -8,8 +8,8 @@ import {
   LogLevelValues,
   RootContext,
   log,
-  send_local_response,
 } from "@solo-io/proxy-runtime/assembly";
+import { proxy_send_local_response } from "@solo-io/proxy-runtime/assembly/imports";
 import {
   BufferTypeValues,
   HeaderMapTypeValues,
@@ -23,6 +23,7 @@ import {
   record_metric,
   remove_header_map_value,
   replace_header_map_value,
+  serializeHeaders,
 } from "@solo-io/proxy-runtime/assembly/runtime";
 import { parseConfig } from "./config/parse";
 import { ConnectionFacts, IdentityResult } from "./identity/identity";
@@ -45,6 +46,8 @@ const REASON_HEADER = String.UTF8.encode("x-cert-allowlist-reason");
 const CONTENT_TYPE = String.UTF8.encode("content-type");
 const DETAILS_PREFIX = "cert_allowlist_";
 const NS_PER_MS: u64 = 1_000_000;
+// The reply index for a root that has no accepted configuration, after every Reason.
+const NOT_CONFIGURED: i32 = <i32>Reason.XfccMalformed + 1;
 
 function text(bytes: ArrayBuffer | null): string | null {
   return bytes === null ? null : String.UTF8.decode(bytes);
@@ -78,7 +81,8 @@ export class CertAllowlistRoot extends RootContext {
   metrics: Metrics = new Metrics();
   identityHeader: ArrayBuffer = new ArrayBuffer(0);
   denyBody: ArrayBuffer = new ArrayBuffer(0);
-  denyContentType: ArrayBuffer = new ArrayBuffer(0);
+  // Per reason, the reply's details and header pairs, encoded once per configuration.
+  replies: DenyReply[] = [];
 
   createContext(context_id: u32): Context {
     return new CertAllowlistRequest(context_id, this);
@@ -103,7 +107,7 @@ export class CertAllowlistRoot extends RootContext {
     this.metrics = Metrics.define(policy.ruleCount);
     this.identityHeader = String.UTF8.encode(policy.identityHeader);
     this.denyBody = String.UTF8.encode(policy.denyResponse.body);
-    this.denyContentType = String.UTF8.encode(policy.denyResponse.contentType);
+    this.replies = DenyReply.all(policy);
     log(LogLevelValues.info, "cert-allowlist: configured " + policy.allow.length.toString() + " allow and " +
       policy.deny.length.toString() + " deny rule(s), mode " + (policy.mode == Mode.DryRun ? "dry-run" : "enforce"));
     return true;
@@ -115,7 +119,10 @@ export class CertAllowlistRequest extends Context {
     let root = changetype<CertAllowlistRoot>(this.root_context);
     let policy = root.policy;
     // Envoy never runs streams on a root whose configure failed; deny rather than trust that.
-    if (policy === null) return this.reply(root, "not_configured", 403);
+    if (policy === null) {
+      if (root.replies.length == 0) root.replies = DenyReply.all(null);
+      return this.reply(root, NOT_CONFIGURED, 403);
+    }
     // Only this filter may say who the client is: a client-sent identity header never survives.
     if (root.identityHeader.byteLength > 0) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, root.identityHeader);
     let host = policy.needsHost ? normaliseHost(String.UTF8.decode(get_header_map_value(HeaderMapTypeValues.RequestHeaders, AUTHORITY))) : "";
@@ -152,7 +159,7 @@ export class CertAllowlistRequest extends Context {
     increment_metric(root.metrics.deniedBy[<i32>verdict.reason], 1);
     log(LogLevelValues.info, denyLine(this.denyFacts(policy, identity, facts, verdict.reason, verdict.rule, rawPath)));
     if (dryRun) return FilterHeadersStatusValues.Continue;
-    return this.reply(root, reasonName(verdict.reason), policy.denyResponse.status);
+    return this.reply(root, <i32>verdict.reason, policy.denyResponse.status);
   }
 
   // What the deny line says; reads from the host only what the decision did not already need.
@@ -186,11 +193,28 @@ export class CertAllowlistRequest extends Context {
 
   // The reply is sent by Envoy after this callback returns; the stop status keeps the request
   // from reaching the upstream in the meantime.
-  private reply(root: CertAllowlistRoot, reason: string, status: u32): FilterHeadersStatusValues {
-    let policy = root.policy;
-    let headers: HeaderPair[] = [new HeaderPair(CONTENT_TYPE, root.denyContentType)];
-    if (policy !== null && policy.denyResponse.includeReason) headers.push(new HeaderPair(REASON_HEADER, String.UTF8.encode(reason)));
-    send_local_response(status, DETAILS_PREFIX + reason, root.denyBody, headers, GrpcStatusValues.InvalidCode);
+  private reply(root: CertAllowlistRoot, reason: i32, status: u32): FilterHeadersStatusValues {
+    let reply = root.replies[reason];
+    let body = root.denyBody;
+    proxy_send_local_response(status, changetype<usize>(reply.details), reply.details.byteLength, changetype<usize>(body), body.byteLength,
+      changetype<usize>(reply.headers), reply.headers.byteLength, <u32>GrpcStatusValues.InvalidCode);
     return FilterHeadersStatusValues.StopIteration;
+  }
+}
+
+// One deny reason's reply: details `cert_allowlist_<reason>` and the header pairs.
+class DenyReply {
+  constructor(public details: ArrayBuffer, public headers: ArrayBuffer) {}
+
+  // Indexed by Reason, with NOT_CONFIGURED last.
+  static all(policy: Policy | null): DenyReply[] {
+    let replies = new Array<DenyReply>();
+    for (let reason = 0; reason <= NOT_CONFIGURED; reason++) {
+      let name = reason == NOT_CONFIGURED ? "not_configured" : reasonName(<Reason>reason);
+      let headers: HeaderPair[] = [new HeaderPair(CONTENT_TYPE, String.UTF8.encode(policy === null ? "text/plain" : policy.denyResponse.contentType))];
+      if (policy !== null && policy.denyResponse.includeReason) headers.push(new HeaderPair(REASON_HEADER, String.UTF8.encode(name)));
+      replies.push(new DenyReply(String.UTF8.encode(DETAILS_PREFIX + name), serializeHeaders(headers)));
+    }
+    return replies;
   }
 }

@@ -1,0 +1,27 @@
+;; The floor: what deciding in connection mode costs in host calls alone, with no SDK and no logic.
+;; Per request it reads the client certificate's digest property, :authority and :path, and
+;; returns Continue. Memory comes from a bump allocator reset at every request.
+(module
+  (import "env" "proxy_get_property" (func $get_property (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_header_map_value" (func $get_header (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 4096))
+  (data (i32.const 0) "connection\00sha256_peer_certificate_digest")
+  (data (i32.const 64) ":authority")
+  (data (i32.const 80) ":path")
+  (func (export "proxy_abi_version_0_2_0"))
+  (func (export "malloc") (param $size i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (i32.and (i32.add (local.get $size) (i32.const 7)) (i32.const -8))))
+    (local.get $at))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (global.set $heap (i32.const 4096))
+    (drop (call $get_property (i32.const 0) (i32.const 41) (i32.const 1024) (i32.const 1028)))
+    (drop (call $get_header (i32.const 0) (i32.const 64) (i32.const 10) (i32.const 1032) (i32.const 1036)))
+    (drop (call $get_header (i32.const 0) (i32.const 80) (i32.const 5) (i32.const 1040) (i32.const 1044)))
+    (i32.const 0))
+)
