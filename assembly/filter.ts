@@ -132,6 +132,12 @@ export class CertAllowlistRequest extends Context {
     facts.digestHex = get_property_bytes(DIGEST_PATH);
     if (policy.source == IdentitySource.Xfcc) {
       facts.xfcc = text(get_property_bytes(XFCC_PATH));
+      // To check the last element against the connection it claims to describe.
+      if (facts.xfcc !== null && facts.digestHex !== null) {
+        facts.subject = text(get_property_bytes(SUBJECT_PATH));
+        facts.uriSan = text(get_property_bytes(URI_SAN_PATH));
+        facts.dnsSan = text(get_property_bytes(DNS_SAN_PATH));
+      }
     } else {
       if (policy.needsSubject) facts.subject = text(get_property_bytes(SUBJECT_PATH));
       if (policy.needsSans) {

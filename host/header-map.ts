@@ -3,6 +3,8 @@
 import type { BytePair } from './pairs.js';
 
 export type Header = [string, string];
+/** A header as a test or proxy hands it in: the value as text (UTF-8) or as raw bytes. */
+export type RawHeader = [string, string | Uint8Array];
 
 const lower = (key: Buffer | string): Buffer => Buffer.from(key.toString('latin1').toLowerCase(), 'latin1');
 
@@ -13,8 +15,8 @@ export class HeaderMap {
     this.pairs = pairs;
   }
 
-  static fromStrings(headers: readonly Header[]): HeaderMap {
-    return new HeaderMap(headers.map(([k, v]) => [lower(k), Buffer.from(v, 'utf8')]));
+  static fromStrings(headers: readonly RawHeader[]): HeaderMap {
+    return new HeaderMap(headers.map(([k, v]) => [lower(k), typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v)]));
   }
 
   toStrings(): Header[] {

@@ -4,7 +4,7 @@
 // `Plugin.request` runs them all at once.
 import { MapType, type LogLevel } from './abi.js';
 import type { Connection } from './connection.js';
-import { HeaderMap, type Header } from './header-map.js';
+import { HeaderMap, type Header, type RawHeader } from './header-map.js';
 import type { HostEnvironment, LocalReply, LogEntry, StreamState, WasmVm } from './vm.js';
 
 export type FailurePolicy = 'FAIL_CLOSED' | 'FAIL_OPEN';
@@ -30,8 +30,8 @@ export interface HostOptions {
 
 export interface RequestSpec {
   connection: Connection;
-  /** Request headers; pseudo-headers given here override the defaults below. */
-  headers?: Header[] | Record<string, string>;
+  /** Request headers (values as text or raw bytes); pseudo-headers given here override the defaults below. */
+  headers?: RawHeader[] | Record<string, string>;
   authority?: string;
   path?: string;
   method?: string;
@@ -73,9 +73,9 @@ export interface RequestOutcome {
   logs: LogEntry[];
 }
 
-export function requestHeaders(spec: RequestSpec): Header[] {
-  const given: Header[] = Array.isArray(spec.headers) ? spec.headers : Object.entries(spec.headers ?? {});
-  const pseudo: Header[] = [
+export function requestHeaders(spec: RequestSpec): RawHeader[] {
+  const given: RawHeader[] = Array.isArray(spec.headers) ? spec.headers : Object.entries(spec.headers ?? {});
+  const pseudo: RawHeader[] = [
     [':authority', spec.authority ?? 'localhost'],
     [':path', spec.path ?? '/'],
     [':method', spec.method ?? (spec.body === undefined ? 'GET' : 'POST')],

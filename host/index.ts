@@ -6,4 +6,4 @@ export { mtls, plaintext, tls } from './connection.js';
 export type { Connection, PeerCertificate } from './connection.js';
 export { HostLoadError, HostTrap } from './vm.js';
 export type { LogEntry } from './vm.js';
-export type { Header } from './header-map.js';
+export type { Header, RawHeader } from './header-map.js';

@@ -150,7 +150,7 @@ describe('identity from XFCC behind a trusted proxy (the sidecar case)', () => {
   // The gateway set the client's element (SANITIZE_SET); the sidecar's Envoy appended the gateway's.
   const CLIENT = `Hash=${ACME};Subject="CN=external";URI=spiffe://cluster.local/external-client`;
   const GATEWAY = `By=spiffe://cluster.local/ns/app/sa/app;Hash=${GATEWAY_CERT};Subject="";URI=${GATEWAY_SA}`;
-  const fromGateway = peer({ sha256: GATEWAY_CERT, uriSans: [GATEWAY_SA] });
+  const fromGateway = peer({ sha256: GATEWAY_CERT, subject: '', uriSans: [GATEWAY_SA] });
   const xfcc = (value: string) => ({ headers: { 'x-forwarded-client-cert': value } });
 
   it('resolves to the external client', async () => {

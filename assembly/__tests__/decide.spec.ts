@@ -95,9 +95,11 @@ const XFCC = ', "identitySource": "xfcc", "trustedProxies": [{"uriSan": "spiffe:
 const CLIENT = "Hash=" + ACME + ';Subject="CN=client";URI=spiffe://partner.example/ns/bank/sa/x';
 const GATEWAY_ELEMENT = "Hash=" + SIDECAR_PEER + ";URI=spiffe://cluster.local/ns/istio-system/sa/gateway";
 
+// The sidecar's connection from the gateway: its certificate is what the last element describes.
 function xfccFacts(digest: string | null, xfcc: string | null): ConnectionFacts {
   let f = new ConnectionFacts();
   f.digestHex = digest === null ? null : String.UTF8.encode(digest);
+  f.uriSan = "spiffe://cluster.local/ns/istio-system/sa/gateway";
   f.xfcc = xfcc;
   return f;
 }
@@ -137,6 +139,14 @@ describe("identity from XFCC", () => {
   });
   it("denies a chain of only trusted proxies as missing", () => {
     expect(establish(policy(XFCC), xfccFacts(SIDECAR_PEER, GATEWAY_ELEMENT)).failure).toBe(IdentityFailure.XfccMissing);
+  });
+  it("denies a last element whose URI is not the connection's as a mismatch", () => {
+    let forged = "Hash=" + SIDECAR_PEER + ";URI=spiffe://cluster.local/ns/other/sa/attacker";
+    expect(establish(policy(XFCC), xfccFacts(SIDECAR_PEER, CLIENT + "," + forged)).failure).toBe(IdentityFailure.XfccMismatch);
+  });
+  it("denies a last element whose subject is not the connection's as a mismatch", () => {
+    let forged = "Hash=" + SIDECAR_PEER + ';Subject="CN=someone";URI=spiffe://cluster.local/ns/istio-system/sa/gateway';
+    expect(establish(policy(XFCC), xfccFacts(SIDECAR_PEER, CLIENT + "," + forged)).failure).toBe(IdentityFailure.XfccMismatch);
   });
   it("denies an unparsable header as malformed", () => {
     expect(establish(policy(XFCC), xfccFacts(SIDECAR_PEER, "Hash")).failure).toBe(IdentityFailure.XfccMalformed);

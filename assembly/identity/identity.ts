@@ -122,6 +122,21 @@ export function elementIdentity(element: XfccElement): Identity {
   return identity;
 }
 
+// Whether the last element says what the connection says: the Hash (required), and the first URI,
+// the first DNS name and the Subject wherever the element states them. Our own Envoy wrote them from
+// this connection's certificate (APPEND_FORWARD or SANITIZE_SET), so any disagreement means the
+// element came from elsewhere — and trusting it as a proxy would let its author pick its identity.
+function describesConnection(element: XfccElement | null, facts: ConnectionFacts): bool {
+  if (element === null) return false;
+  let uri = facts.uriSan;
+  if ((element.uris.length > 0 || (uri !== null && uri.length > 0)) && (element.uris.length == 0 || uri === null || element.uris[0] != uri)) return false;
+  let dns = facts.dnsSan;
+  if ((element.dnss.length > 0 || (dns !== null && dns.length > 0)) && (element.dnss.length == 0 || dns === null || element.dnss[0] != dns)) return false;
+  let subject = facts.subject;
+  if (element.hasSubject && element.subject != (subject === null ? "" : subject)) return false;
+  return true;
+}
+
 export class XfccChain {
   elements: XfccElement[] = [];
   failure: IdentityFailure = IdentityFailure.None;
@@ -143,7 +158,7 @@ export function xfccChain(facts: ConnectionFacts): XfccChain {
     let elements = parseXfcc(xfcc);
     if (elements === null) {
       chain.failure = IdentityFailure.XfccMalformed;
-    } else if (ownElement(elements, digest) === null) {
+    } else if (!describesConnection(ownElement(elements, digest), facts)) {
       // The last element must be the one our own Envoy appended for this connection.
       chain.failure = IdentityFailure.XfccMismatch;
     } else {
