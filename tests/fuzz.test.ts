@@ -168,19 +168,37 @@ describe('properties', () => {
     );
   });
 
-  it('any XFCC bytes, authority and path get exactly one of allow or deny, without a trap', async () => {
+  it('any XFCC bytes, authority, path, subject and SANs get exactly one of allow or deny, without a trap', async () => {
     const hosts = await Promise.all(['connection', 'xfcc'].map(async (identitySource) => {
       const host = await EnvoyHost.load(MODULE, { canary: false });
       host.configure(JSON.stringify({ identitySource, trustedProxies: [{ uriSan: URIS[2] }], hosts: ['*.example.com', 'payments.example.com'], allow: [{ name: 'a', uriSanPrefix: 'spiffe://' }, { name: 'b', cn: 'alpha', paths: ['/ledger/'] }], deny: [{ name: 'd', dnsSan: 'x', paths: ['/x'] }] }));
       return host;
     }));
-    const bytes = fc.oneof(fc.uint8Array({ maxLength: 300 }), element.map((e) => Buffer.from(e)), fc.tuple(element, fc.uint8Array({ maxLength: 8 }), fc.nat()).map(([e, noise, at]) => {
-      const buffer = Buffer.from(e);
-      const i = at % (buffer.length + 1);
-      return Buffer.concat([buffer.subarray(0, i), noise, buffer.subarray(i)]);
-    }));
+    const bytes = fc.oneof(
+      { weight: 30, arbitrary: fc.uint8Array({ maxLength: 300 }) },
+      { weight: 30, arbitrary: element.map((e) => Buffer.from(e)) },
+      {
+        weight: 30,
+        arbitrary: fc.tuple(element, fc.uint8Array({ maxLength: 8 }), fc.nat()).map(([e, noise, at]) => {
+          const buffer = Buffer.from(e);
+          const i = at % (buffer.length + 1);
+          return Buffer.concat([buffer.subarray(0, i), noise, buffer.subarray(i)]);
+        }),
+      },
+      // 10 000 elements; a 64 KiB quoted value ending in a lone quote or backslash; a 64 KiB unquoted one.
+      { weight: 1, arbitrary: element.map((e) => Buffer.from(Array(10_000).fill(e).join(','))) },
+      { weight: 1, arbitrary: fc.constantFrom('"', '\\').map((c) => Buffer.from(`Hash=${SHAS[0]};Cert="${'x'.repeat(65_536)}${c}`)) },
+      { weight: 1, arbitrary: fc.constant(Buffer.from(`URI=${'u'.repeat(65_536)}`)) },
+    );
+    // Subjects and SANs of every shape, as the connection reports them.
+    const anyPeer = fc.record({
+      sha256: fc.constantFrom(...SHAS),
+      subject: fc.string({ unit: 'binary', maxLength: 80 }),
+      uriSans: fc.array(fc.string({ unit: 'binary', maxLength: 40 }), { maxLength: 3 }),
+      dnsSans: fc.array(fc.string({ unit: 'binary', maxLength: 40 }), { maxLength: 3 }),
+    }).map((p) => mtls(p));
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: 1 }), connection, bytes, fc.string({ unit: 'binary', maxLength: 60 }), fc.string({ unit: 'binary', maxLength: 120 }), async (which, conn, xfcc, authority, path) => {
+      fc.asyncProperty(fc.nat({ max: 1 }), fc.oneof(connection, anyPeer), bytes, fc.string({ unit: 'binary', maxLength: 60 }), fc.string({ unit: 'binary', maxLength: 120 }), async (which, conn, xfcc, authority, path) => {
         const host = hosts[which];
         const outcome = host.request({ connection: conn, authority, path: `/${path}`, headers: [['x-forwarded-client-cert', xfcc]] });
         assert.ok(outcome.action === 'continued' || (outcome.action === 'local_reply' && outcome.response.status === 403), `${outcome.action} ${outcome.response.status}`);
