@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { EnvoyHost, mtls, tls, type Connection, type Header, type LogEntry, type Plugin } from '../host/index.js';
 import type { Pki } from './pki.js';
-import { clientCertificate, type ClientCertificate } from './tls-facts.js';
+import { certificateFacts, type CertificateFacts } from './tls-facts.js';
 import { startEchoUpstream } from './upstream.js';
 
 export interface GatewayOptions {
@@ -30,7 +30,7 @@ export interface GatewayOptions {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings']);
 
 /** XFCC as Istio's gateway sets it: SANITIZE_SET with Subject, Cert, URI and DNS (ENVOY-FACTS §8). */
-export function gatewayXfcc(peer: ClientCertificate): string {
+export function gatewayXfcc(peer: Pick<CertificateFacts, 'sha256' | 'subject' | 'uriSans' | 'dnsSans' | 'pem'>): string {
   const parts = [`Hash=${peer.sha256}`, `Cert="${encodeURIComponent(peer.pem)}"`, `Subject="${peer.subject}"`];
   if (peer.uriSans.length === 0) parts.push('URI=');
   for (const uri of peer.uriSans) parts.push(`URI=${uri}`);
@@ -203,9 +203,7 @@ export class Gateway {
         sni: (socket as unknown as { servername?: string | false }).servername || '',
       };
       const certificate = socket.getPeerX509Certificate();
-      facts = certificate && socket.authorized
-        ? clientCertificate(certificate).then((peer) => ({ ...mtls(peer, endpoints), peer }))
-        : Promise.resolve(tls(endpoints));
+      facts = Promise.resolve(certificate && socket.authorized ? mtls(certificateFacts(certificate), endpoints) : tls(endpoints));
       this.facts.set(socket, facts);
     }
     return facts;
@@ -276,7 +274,7 @@ export class Gateway {
     list.push(['x-forwarded-proto', 'https']);
     if (!list.some(([k]) => k === 'x-request-id')) list.push(['x-request-id', randomUUID()]);
     list.push(['x-forwarded-for', (connection.source ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '')]);
-    if (connection.kind === 'mtls') list.push(['x-forwarded-client-cert', gatewayXfcc(connection.peer as ClientCertificate)]);
+    if (connection.kind === 'mtls') list.push(['x-forwarded-client-cert', gatewayXfcc(connection.peer as CertificateFacts)]);
     return list;
   }
 }

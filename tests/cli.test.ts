@@ -1,0 +1,229 @@
+// The cert-allowlist CLI on real certificates made with openssl: inspect agrees with openssl x509
+// field by field; check and explain give the compiled filter's answers; add writes only what the
+// filter accepts; render prints manifests Istio's schemas accept.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { main } from '../cli/main.js';
+
+let dir: string;
+
+function openssl(args: string[], input?: string): string {
+  return execFileSync('openssl', args, { cwd: dir, encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+// Runs the CLI in this process, capturing what it prints and its exit code.
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { out: (text) => void (out += text), err: (text) => void (err += text) });
+  return { code, out, err };
+}
+
+interface Made {
+  name: string;
+  key: string;
+  subject: string;
+  sans: string;
+}
+
+const CERTS: Made[] = [
+  { name: 'rsa', key: 'rsa:2048', subject: '/C=US/O=Acme Bank/CN=batch.acme.example', sans: 'URI:spiffe://acme.example/ns/bank/sa/batch,DNS:batch.acme.example' },
+  { name: 'ecdsa', key: 'ec', subject: '/O=Partner/OU=Settlement/CN=partner', sans: 'DNS:a.partner.example,DNS:b.partner.example,URI:spiffe://p/1,URI:spiffe://p/2,email:ops@partner.example,IP:10.1.2.3' },
+  // Every character RFC 2253 escapes, a leading # and trailing space, and a multi-valued RDN.
+  { name: 'escaped', key: 'ec', subject: '/O=Quote"Plus\\+Semi;Less<More>+OU=multi/CN=#Acme\\, Inc. 1 ', sans: 'DNS:acme.example' },
+  { name: 'utf8', key: 'ec', subject: '/O=Bänk/CN=Jürgen Müller', sans: 'DNS:j.example' },
+];
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cert-allowlist-cli-'));
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=CLI test CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE']);
+  for (const c of CERTS) {
+    const key = c.key === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] : ['-newkey', c.key];
+    openssl(['req', '-new', ...key, '-nodes', '-keyout', `${c.name}.key`, '-out', `${c.name}.csr`, '-subj', c.subject, '-utf8']);
+    writeFileSync(join(dir, `${c.name}.ext`), `subjectAltName=${c.sans}\n`);
+    openssl(['x509', '-req', '-in', `${c.name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-days', '30', '-sha256', '-out', `${c.name}.crt`, '-extfile', `${c.name}.ext`,
+      '-set_serial', '0x00fedcba9876543210fedcba98765432']);
+  }
+  writeFileSync(join(dir, 'bundle.pem'), CERTS.map((c) => readFileSync(join(dir, `${c.name}.crt`), 'utf8')).join(''));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('inspect agrees with openssl x509, field by field', () => {
+  for (const c of CERTS) {
+    it(`${c.name}`, async () => {
+      const file = join(dir, `${c.name}.crt`);
+      const { code, out } = await cli('inspect', '--json', file);
+      assert.equal(code, 0);
+      const [facts] = JSON.parse(out);
+      const field = (args: string[]) => openssl(['x509', '-in', file, '-noout', ...args]).trim();
+      assert.equal(facts.subject, field(['-subject', '-nameopt', 'RFC2253']).replace(/^subject=/, ''));
+      assert.equal(facts.issuer, field(['-issuer', '-nameopt', 'RFC2253']).replace(/^issuer=/, ''));
+      assert.equal(facts.sha256, field(['-fingerprint', '-sha256']).replace(/^.*=/, '').replaceAll(':', '').toLowerCase());
+      assert.equal(facts.serial, field(['-serial']).replace(/^serial=/, ''));
+      assert.equal(Date.parse(facts.notBefore), Date.parse(field(['-startdate']).replace(/^notBefore=/, '')));
+      assert.equal(Date.parse(facts.notAfter), Date.parse(field(['-enddate']).replace(/^notAfter=/, '')));
+      const sans = field(['-ext', 'subjectAltName']).split('\n').slice(1).join('').split(',').map((s) => s.trim());
+      assert.deepEqual(facts.uriSans, sans.filter((s) => s.startsWith('URI:')).map((s) => s.slice(4)));
+      assert.deepEqual(facts.dnsSans, sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)));
+      assert.deepEqual(facts.emailSans, sans.filter((s) => s.startsWith('email:')).map((s) => s.slice(6)));
+      assert.deepEqual(facts.ipSans, sans.filter((s) => s.startsWith('IP Address:')).map((s) => s.slice(11)));
+      const spki = execFileSync('sh', ['-c', `openssl x509 -in '${file}' -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64`], { encoding: 'utf8' }).trim();
+      assert.equal(facts.spkiSha256, spki);
+    });
+  }
+  it('reads every certificate of a PEM bundle, and DER', async () => {
+    const bundle = JSON.parse((await cli('inspect', '--json', join(dir, 'bundle.pem'))).out);
+    assert.equal(bundle.length, CERTS.length);
+    openssl(['x509', '-in', 'rsa.crt', '-outform', 'DER', '-out', 'rsa.der']);
+    const [der] = JSON.parse((await cli('inspect', '--json', join(dir, 'rsa.der'))).out);
+    assert.equal(der.sha256, bundle[0].sha256);
+  });
+  it('names the CN of an escaped subject unescaped', async () => {
+    const [facts] = JSON.parse((await cli('inspect', '--json', join(dir, 'escaped.crt'))).out);
+    assert.equal(facts.cn, '#Acme, Inc. 1 ');
+  });
+  it('fails with 1 on a file that is not a certificate', async () => {
+    writeFileSync(join(dir, 'junk.pem'), 'not a certificate');
+    const { code, err } = await cli('inspect', join(dir, 'junk.pem'));
+    assert.equal(code, 1);
+    assert.match(err, /junk\.pem: not a PEM or DER certificate/);
+  });
+});
+
+describe('check and explain run the filter itself', () => {
+  const config = () => join(dir, 'check.json');
+  it('accepts a valid configuration and reports its size', async () => {
+    writeFileSync(config(), JSON.stringify({ allow: [{ name: 'a', cn: 'partner' }] }));
+    const { code, out } = await cli('check', config());
+    assert.equal(code, 0);
+    assert.match(out, /valid \(39 bytes as pluginConfig\)/);
+  });
+  it('refuses an invalid configuration with the filter\'s own message, exit 1', async () => {
+    writeFileSync(config(), JSON.stringify({ allow: [{ name: 'a', sha256: 'xyz' }] }));
+    const { code, out } = await cli('check', config());
+    assert.equal(code, 1);
+    assert.match(out, /allow\[0\]\.sha256: expected 64 hex digits, got "xyz"/);
+  });
+  it('warns about expired rules, rules that can never match, and size', async () => {
+    const big = Array.from({ length: 15000 }, (_, i) => ({ name: `client-${i}`, sha256: i.toString(16).padStart(64, '0') }));
+    writeFileSync(config(), JSON.stringify({ hosts: ['payments.example.com'], allow: [{ name: 'old', cn: 'x', notAfter: '2020-01-01T00:00:00Z' }, { name: 'elsewhere', cn: 'y', hosts: ['other.example'] }, ...big] }));
+    const { code, out } = await cli('check', '--json', config());
+    assert.equal(code, 0);
+    const report = JSON.parse(out);
+    assert.equal(report.warnings.length, 3, out);
+    assert.match(report.warnings.join('\n'), /old\) expired/);
+    assert.match(report.warnings.join('\n'), /elsewhere\) can never match/);
+    assert.match(report.warnings.join('\n'), /approaches Kubernetes' ~1\.5 MiB object limit; split it by host/);
+  });
+  it('explains an allow, naming the rule, and a deny, naming the reason', async () => {
+    writeFileSync(config(), JSON.stringify({ allow: [{ name: 'partner', uriSan: 'spiffe://p/2' }], deny: [{ name: 'no-admin', cn: 'partner', paths: ['/admin'] }] }));
+    const allowed = await cli('explain', '--config', config(), '--cert', join(dir, 'ecdsa.crt'), '--path', '/x');
+    assert.deepEqual([allowed.code, allowed.out.trim()], [0, 'allow: rule "partner"'], 'the second URI SAN counts, as behind an Istio gateway');
+    const denied = await cli('explain', '--config', config(), '--cert', join(dir, 'ecdsa.crt'), '--path', '/admin/../admin/x');
+    assert.deepEqual([denied.code, denied.out.trim()], [1, 'deny: denied_by_rule (rule "no-admin")']);
+    const stranger = await cli('explain', '--json', '--config', config(), '--cert', join(dir, 'rsa.crt'));
+    assert.equal(JSON.parse(stranger.out).reason, 'not_allowed');
+  });
+  it('explains a validity window with --at', async () => {
+    writeFileSync(config(), JSON.stringify({ allow: [{ name: 'temp', cn: 'partner', notAfter: '2027-01-31T23:59:59Z' }] }));
+    assert.equal((await cli('explain', '--config', config(), '--cert', join(dir, 'ecdsa.crt'), '--at', '2027-01-01T00:00:00Z')).code, 0);
+    assert.equal((await cli('explain', '--config', config(), '--cert', join(dir, 'ecdsa.crt'), '--at', '2027-02-01T00:00:00Z')).code, 1);
+  });
+});
+
+describe('add', () => {
+  it('adds a rule per certificate, keeps the indentation, and the filter accepts the result', async () => {
+    const file = join(dir, 'add.json');
+    writeFileSync(file, '{\n    "allow": []\n}\n');
+    assert.equal((await cli('add', join(dir, 'rsa.crt'), '--config', file, '--name', 'batch')).code, 0);
+    assert.equal((await cli('add', join(dir, 'ecdsa.crt'), '--config', file, '--name', 'partner', '--by', 'uriSan', '--paths', '/settle/,/report/')).code, 0);
+    assert.equal((await cli('add', join(dir, 'escaped.crt'), '--config', file, '--name', 'acme', '--by', 'cn', '--deny')).code, 0);
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, /^\{\n {4}"allow": \[/);
+    const config = JSON.parse(text);
+    const [rsa] = JSON.parse((await cli('inspect', '--json', join(dir, 'rsa.crt'))).out);
+    assert.deepEqual(config.allow, [{ name: 'batch', sha256: rsa.sha256 }, { name: 'partner', uriSan: 'spiffe://p/1', paths: ['/settle/', '/report/'] }]);
+    assert.deepEqual(config.deny, [{ name: 'acme', cn: '#Acme, Inc. 1 ' }]);
+    assert.equal((await cli('check', file)).code, 0);
+  });
+  it('refuses a duplicate name or a certificate already listed, and leaves the file alone', async () => {
+    const file = join(dir, 'dup.json');
+    writeFileSync(file, '{"allow": []}\n');
+    await cli('add', join(dir, 'rsa.crt'), '--config', file, '--name', 'batch');
+    const before = readFileSync(file, 'utf8');
+    const sameName = await cli('add', join(dir, 'ecdsa.crt'), '--config', file, '--name', 'batch');
+    assert.equal(sameName.code, 1);
+    assert.match(sameName.err, /a rule named "batch" exists already/);
+    const sameCert = await cli('add', join(dir, 'rsa.crt'), '--config', file, '--name', 'again');
+    assert.match(sameCert.err, /rule "batch" already matches sha256/);
+    assert.equal(readFileSync(file, 'utf8'), before);
+  });
+  it('writes nothing the filter would refuse', async () => {
+    const file = join(dir, 'refuse.json');
+    writeFileSync(file, '{"allow": []}\n');
+    const result = await cli('add', join(dir, 'rsa.crt'), '--config', file, '--name', 'x', '--hosts', 'a.example:443');
+    assert.equal(result.code, 1);
+    assert.match(result.err, /ports are ignored/);
+    assert.equal(readFileSync(file, 'utf8'), '{"allow": []}\n');
+  });
+});
+
+describe('render', () => {
+  const configFile = () => join(dir, 'render.json');
+  it('prints a WasmPlugin at phase AUTHN, FAIL_CLOSE, with the digest pin and the configuration', async () => {
+    writeFileSync(configFile(), JSON.stringify({ allow: [{ name: 'a', cn: 'partner' }] }));
+    const digest = 'a'.repeat(64);
+    const { code, out } = await cli('render', 'wasmplugin', '--config', configFile(), '--image', `oci://registry.example/cert-allowlist@sha256:${digest}`, '--sha256', digest);
+    assert.equal(code, 0);
+    const manifest = parse(out);
+    assert.equal(manifest.kind, 'WasmPlugin');
+    assert.equal(manifest.apiVersion, 'extensions.istio.io/v1alpha1');
+    assert.deepEqual(manifest.spec.selector, { matchLabels: { istio: 'ingressgateway' } });
+    assert.equal(manifest.spec.phase, 'AUTHN');
+    assert.equal(manifest.spec.failStrategy, 'FAIL_CLOSE');
+    assert.equal(manifest.spec.sha256, digest);
+    assert.equal(manifest.spec.pluginName, 'cert-allowlist');
+    assert.deepEqual(manifest.spec.pluginConfig, { allow: [{ name: 'a', cn: 'partner' }] });
+  });
+  it('prints an EnvoyFilter inserting the wasm filter before the router at the gateway, with the module as a local file', async () => {
+    const { code, out } = await cli('render', 'envoyfilter', '--config', configFile(), '--namespace', 'gateways', '--selector', 'app=gw');
+    assert.equal(code, 0);
+    assert.match(out, /^# The module is read from \/var\/local\/lib\/wasm\/cert-allowlist\.wasm/);
+    const patch = parse(out).spec.configPatches[0];
+    assert.equal(patch.match.context, 'GATEWAY');
+    assert.equal(patch.match.listener.filterChain.filter.subFilter.name, 'envoy.filters.http.router');
+    assert.equal(patch.patch.operation, 'INSERT_BEFORE');
+    assert.equal(patch.patch.value.typed_config['@type'], 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm');
+    assert.equal(JSON.parse(patch.patch.value.typed_config.config.configuration.value).allow[0].cn, 'partner');
+  });
+  it('refuses a manifest Istio\'s schema rejects', async () => {
+    const { code, err } = await cli('render', 'wasmplugin', '--config', configFile(), '--image', 'oci://r/x:1', '--phase', 'BEFORE_EVERYTHING');
+    assert.equal(code, 1);
+    assert.match(err, /does not match Istio's schema/);
+  });
+  it('refuses an invalid configuration before rendering', async () => {
+    writeFileSync(configFile(), '{"allow": [{"name": "a"}]}');
+    const { code, err } = await cli('render', 'wasmplugin', '--config', configFile(), '--image', 'oci://r/x:1');
+    assert.equal(code, 1);
+    assert.match(err, /expected at least one identity matcher/);
+  });
+});
+
+describe('usage', () => {
+  it('exits 2 on an unknown command or a missing option', async () => {
+    assert.equal((await cli('frobnicate')).code, 2);
+    assert.equal((await cli('explain', '--config', 'x.json')).code, 2);
+    assert.equal((await cli('add', 'x.pem', '--config', 'c.json', '--name', 'n', '--by', 'serial')).code, 2);
+  });
+  it('prints help with exit 0', async () => {
+    const { code, out } = await cli('--help');
+    assert.equal(code, 0);
+    assert.match(out, /inspect.*\n.*check/s);
+  });
+});
