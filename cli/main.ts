@@ -5,6 +5,10 @@ import { Command, CommanderError, Option } from 'commander';
 import { addRules, ruleFor, type MatchBy } from './config-file.js';
 import { CliError, explain, validate } from './filter.js';
 import { envoyFilter, wasmPlugin, type RenderOptions } from './manifests.js';
+import { buildImage, writeLayout, type ImageFormat } from './oci.js';
+import { parseReference, push } from './registry.js';
+import { certificatesInSecrets } from './secret.js';
+import { MODULE } from './filter.js';
 import { certificateFacts, readCertificates, type CertificateFacts } from '../gateway/tls-facts.js';
 
 const KUBERNETES_OBJECT_LIMIT = 1.5 * 1024 * 1024;
@@ -144,6 +148,59 @@ export function program(io: Io): Command {
       const rules = certificates.map((c, i) => ruleFor(certificates.length === 1 ? options.name : `${options.name}-${i + 1}`, c, options));
       await addRules(options.config, rules, options.deny);
       io.out(`${options.config}: added ${rules.map((r) => r.name).join(', ')}\n`);
+    });
+
+  cli.command('import-secret')
+    .description('add a rule per client certificate found in Kubernetes Secrets (a Secret, a List, kubectl get -o yaml|json output)')
+    .argument('<file>', 'the Secret(s), or - for standard input')
+    .requiredOption('--config <file>')
+    .addOption(new Option('--by <field>', 'what each rule matches').choices(['sha256', 'uriSan', 'dnsSan', 'subject', 'cn']).default('sha256'))
+    .option('--include-ca', 'also add CA certificates')
+    .option('--deny', 'add to the deny list')
+    .action(async (file: string, options: { config: string; by: MatchBy; includeCa?: boolean; deny?: boolean }) => {
+      const found = certificatesInSecrets(read(file).toString('utf8'), options.includeCa);
+      if (found.length === 0) throw new CliError(`${file}: no client certificate in the Secret(s)`);
+      const perSecret = new Map<string, number>();
+      for (const f of found) perSecret.set(f.secret, (perSecret.get(f.secret) ?? 0) + 1);
+      const seen = new Map<string, number>();
+      const rules = found.map((f) => {
+        const n = (seen.get(f.secret) ?? 0) + 1;
+        seen.set(f.secret, n);
+        return ruleFor(perSecret.get(f.secret) === 1 ? f.secret : `${f.secret}-${n}`, f.certificate, options);
+      });
+      await addRules(options.config, rules, options.deny);
+      io.out(`${options.config}: added ${rules.map((r) => r.name).join(', ')}\n`);
+    });
+
+  const image = cli.command('image').description('build or push the filter as an OCI image Istio can pull');
+  image.command('build')
+    .description('write the image as an OCI image layout (reproducible: the same module gives the same digest)')
+    .option('--out <dir>', 'the layout directory', 'build/oci')
+    .option('--tag <tag>', 'the tag recorded in the layout', 'latest')
+    .addOption(new Option('--format <format>', 'artifact: two layers (Wasm config + module); compat: one tar+gzip layer holding plugin.wasm').choices(['artifact', 'compat']).default('artifact'))
+    .action((options: { out: string; tag: string; format: ImageFormat }) => {
+      const built = buildImage(read(MODULE), options.format);
+      writeLayout(built, options.out, options.tag);
+      io.out(`${options.out}: ${options.format} image, manifest ${built.manifest.digest}\n`);
+    });
+  image.command('push')
+    .description('push the filter to a registry and print the reference for WasmPlugin.url and sha256')
+    .argument('<ref>', 'registry/repository:tag')
+    .option('--insecure', 'plain HTTP')
+    .option('--ca-file <file>', 'CA certificate to trust for the registry\'s TLS')
+    .option('--username <name>')
+    .option('--password-stdin', 'read the password from standard input')
+    .addOption(new Option('--format <format>').choices(['artifact', 'compat']).default('artifact'))
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, options: { insecure?: boolean; caFile?: string; username?: string; passwordStdin?: boolean; format: ImageFormat; json?: boolean }) => {
+      if (options.passwordStdin && !options.username) throw new CliError('--password-stdin needs --username', 2);
+      const password = options.passwordStdin ? read('-').toString('utf8').replace(/\r?\n$/, '') : undefined;
+      const reference = parseReference(ref);
+      const built = buildImage(read(MODULE), options.format);
+      const digest = await push(built, reference, { insecure: options.insecure, caFile: options.caFile, username: options.username, password, progress: (text) => io.err(`${text}\n`) });
+      const url = `oci://${reference.registry}/${reference.repository}@${digest}`;
+      print(options.json ?? false, { digest, url, sha256: digest.slice(7) },
+        [`pushed ${reference.registry}/${reference.repository}:${reference.tag}`, `manifest digest: ${digest}`, `WasmPlugin: url: ${url}`, `            sha256: ${digest.slice(7)}`].join('\n'));
     });
 
   cli.command('render')

@@ -2,9 +2,10 @@
 // Debian's archive when they are missing and we can (CI machines start without hand preparation).
 import { execFileSync, spawnSync } from 'node:child_process';
 
-const TOOLS: Record<string, string> = { openssl: 'openssl', curl: 'curl' };
+const TOOLS: Record<string, string> = { openssl: 'openssl', curl: 'curl', 'docker-registry': 'docker-registry', htpasswd: 'apache2-utils', skopeo: 'skopeo' };
 const wanted = process.argv.slice(2);
-const missing = wanted.filter((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).error !== undefined);
+// Present means on the PATH (some of these tools have no --version).
+const missing = wanted.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0);
 
 if (missing.length > 0) {
   const packages = missing.map((tool) => TOOLS[tool] ?? tool);

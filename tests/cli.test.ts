@@ -174,6 +174,47 @@ describe('add', () => {
   });
 });
 
+describe('import-secret', () => {
+  const pem = (name: string) => readFileSync(join(dir, `${name}.crt`), 'utf8');
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  it('adds one rule per client certificate of a Secret, skipping the CA and the key', async () => {
+    const file = join(dir, 'secret.yaml');
+    writeFileSync(file, [
+      'apiVersion: v1', 'kind: Secret', 'metadata:', '  name: partner-certs', 'type: kubernetes.io/tls', 'data:',
+      `  tls.crt: ${b64(pem('rsa') + pem('ecdsa'))}`, `  ca.crt: ${b64(readFileSync(join(dir, 'ca.crt'), 'utf8'))}`, `  tls.key: ${b64('-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n')}`, '',
+    ].join('\n'));
+    const config = join(dir, 'secret-config.json');
+    writeFileSync(config, '{"allow": []}\n');
+    const { code, out } = await cli('import-secret', file, '--config', config);
+    assert.equal(code, 0, out);
+    const rules = JSON.parse(readFileSync(config, 'utf8')).allow;
+    const facts = JSON.parse((await cli('inspect', '--json', join(dir, 'rsa.crt'), join(dir, 'ecdsa.crt'))).out);
+    assert.deepEqual(rules, [{ name: 'partner-certs-1', sha256: facts[0].sha256 }, { name: 'partner-certs-2', sha256: facts[1].sha256 }]);
+  });
+  it('reads a kubectl List in JSON with stringData, and adds the CA only when asked', async () => {
+    const list = { apiVersion: 'v1', kind: 'List', items: [
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'utf8-client' }, stringData: { 'client.pem': pem('utf8') } },
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ignored' }, data: { 'x.pem': pem('rsa') } },
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ca' }, data: { 'ca.crt': b64(readFileSync(join(dir, 'ca.crt'), 'utf8')) } },
+    ] };
+    const file = join(dir, 'list.json');
+    writeFileSync(file, JSON.stringify(list));
+    const config = join(dir, 'list-config.json');
+    writeFileSync(config, '{"allow": []}\n');
+    assert.equal((await cli('import-secret', file, '--config', config, '--by', 'cn')).code, 0);
+    assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).allow, [{ name: 'utf8-client', cn: 'Jürgen Müller' }]);
+    assert.equal((await cli('import-secret', file, '--config', config, '--by', 'cn', '--include-ca', '--deny')).code, 0);
+    assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).deny.map((r: { cn: string }) => r.cn), ['Jürgen Müller', 'CLI test CA']);
+  });
+  it('fails with 1 when there is no Secret or no client certificate', async () => {
+    const file = join(dir, 'nothing.yaml');
+    writeFileSync(file, 'kind: ConfigMap\nmetadata: {name: x}\n');
+    const { code, err } = await cli('import-secret', file, '--config', join(dir, 'x.json'));
+    assert.equal(code, 1);
+    assert.match(err, /no Secret found/);
+  });
+});
+
 describe('render', () => {
   const configFile = () => join(dir, 'render.json');
   it('prints a WasmPlugin at phase AUTHN, FAIL_CLOSE, with the digest pin and the configuration', async () => {
