@@ -2,11 +2,12 @@
 // docker compose (npm run e2e:envoy). Real TLS handshakes with the demo PKI, real curl.
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { curl, type CurlOptions, type CurlResult } from './e2e/curl.js';
 import { DEFAULT_CONFIG, startTarget, type Target } from './e2e/target.js';
+import { main as cli } from '../cli/main.js';
 
 let target: Target;
 /** Requests that reached the filter (every completed HTTP exchange), to check the metrics against. */
@@ -121,6 +122,20 @@ describe('end to end', () => {
     }
     await target.applyConfig(DEFAULT_CONFIG);
     await until(async () => (await get('/hello', as('denied'))).status === 403, 'the default configuration is back');
+  });
+  it('agrees with `cert-allowlist explain` on every demo client and path', async () => {
+    const config = `${target.pki.dir}/../e2e-explain.json`;
+    writeFileSync(config, DEFAULT_CONFIG);
+    for (const client of ['allowed', 'denied', 'multi-san', 'escaped']) {
+      for (const path of ['/hello', '/status/418']) {
+        const served = await get(path, as(client));
+        let out = '';
+        const code = await cli(['explain', '--json', '--config', config, '--cert', target.pki.cert(client), '--host', 'localhost', '--path', path], { out: (t) => void (out += t), err: () => {} });
+        const explained = JSON.parse(out);
+        assert.equal(explained.decision === 'allow' ? 200 : 403, served.status, `${client} ${path}: explain says ${out}`);
+        assert.equal(code, explained.decision === 'deny' ? 1 : 0);
+      }
+    }
   });
   it('counts every request that reached the filter', async () => {
     const allowed = await metric('cert_allowlist_allowed');
