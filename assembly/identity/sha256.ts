@@ -6,25 +6,25 @@ import { hexDigit } from "../text";
 // sides are decoded the same way, and words are only compared for equality and hashed).
 export const DIGEST_WORDS: i32 = 4;
 
-// Parses a configured fingerprint: 64 hex digits in either case, or 32 colon-separated pairs
-// ("8D:58:…", as `openssl x509 -fingerprint -sha256` prints it). Returns null for anything else.
-export function parseFingerprint(text: string): StaticArray<u64> | null {
-  let out = new StaticArray<u64>(DIGEST_WORDS);
-  if (text.length == 64) {
-    return decodeHexInto(text, 1, out) ? out : null;
-  }
-  if (text.length == 95) {
-    for (let i = 2; i < 95; i += 3) {
-      if (text.charCodeAt(i) != 0x3a) return null;
+// Decodes 32 bytes written as hex pairs `step` bytes apart, starting at `ptr`, into `out`.
+function decodeHexPairs(ptr: usize, step: usize, out: StaticArray<u64>): bool {
+  for (let word = 0; word < DIGEST_WORDS; word++) {
+    let value: u64 = 0;
+    for (let b = 0; b < 8; b++) {
+      let at = ptr + <usize>(word * 8 + b) * step;
+      let hi = hexDigit(load<u8>(at));
+      let lo = hexDigit(load<u8>(at + 1));
+      if (hi < 0 || lo < 0) return false;
+      value = (value << 8) | <u64>((hi << 4) | lo);
     }
-    return decodeHexInto(text, 3, out) ? out : null;
+    unchecked((out[word] = value));
   }
-  return null;
+  return true;
 }
 
-// The same over UTF-8 bytes in memory (a configuration string read in place).
+// A configured fingerprint in UTF-8 bytes: 64 hex digits in either case, or 32 colon-separated
+// pairs ("8D:58:…", as `openssl x509 -fingerprint -sha256` prints it). Null for anything else.
 export function parseFingerprintAt(ptr: usize, length: i32): StaticArray<u64> | null {
-  let out = new StaticArray<u64>(DIGEST_WORDS);
   if (length == 95) {
     for (let i = 2; i < 95; i += 3) {
       if (load<u8>(ptr + <usize>i) != 0x3a) return null;
@@ -32,55 +32,20 @@ export function parseFingerprintAt(ptr: usize, length: i32): StaticArray<u64> | 
   } else if (length != 64) {
     return null;
   }
-  let step: usize = length == 64 ? 2 : 3;
-  for (let word = 0; word < DIGEST_WORDS; word++) {
-    let value: u64 = 0;
-    for (let b = 0; b < 8; b++) {
-      let at = ptr + <usize>(word * 8 + b) * step;
-      let hi = hexDigit(load<u8>(at));
-      let lo = hexDigit(load<u8>(at + 1));
-      if (hi < 0 || lo < 0) return null;
-      value = (value << 8) | <u64>((hi << 4) | lo);
-    }
-    unchecked((out[word] = value));
-  }
-  return out;
+  let out = new StaticArray<u64>(DIGEST_WORDS);
+  return decodeHexPairs(ptr, length == 64 ? 2 : 3, out) ? out : null;
 }
 
-// Decodes 32 bytes written as hex pairs `stride` characters apart.
-function decodeHexInto(text: string, stride: i32, out: StaticArray<u64>): bool {
-  let step = stride == 1 ? 2 : stride;
-  for (let word = 0; word < DIGEST_WORDS; word++) {
-    let value: u64 = 0;
-    for (let b = 0; b < 8; b++) {
-      let at = (word * 8 + b) * step;
-      let hi = hexDigit(text.charCodeAt(at));
-      let lo = hexDigit(text.charCodeAt(at + 1));
-      if (hi < 0 || lo < 0) return false;
-      value = (value << 8) | <u64>((hi << 4) | lo);
-    }
-    unchecked((out[word] = value));
-  }
-  return true;
+// The same for a string (an XFCC Hash, a self-test's sha256).
+export function parseFingerprint(text: string): StaticArray<u64> | null {
+  let bytes = String.UTF8.encode(text);
+  return parseFingerprintAt(changetype<usize>(bytes), bytes.byteLength);
 }
 
 // Decodes the value of Envoy's `connection.sha256_peer_certificate_digest` (64 hex characters,
 // lowercase in practice) into `out` without allocating. False when it is not exactly that.
 export function decodeDigest(hex: ArrayBuffer, out: StaticArray<u64>): bool {
-  if (hex.byteLength != 64) return false;
-  let base = changetype<usize>(hex);
-  for (let word = 0; word < DIGEST_WORDS; word++) {
-    let value: u64 = 0;
-    for (let b = 0; b < 8; b++) {
-      let at = base + <usize>((word * 8 + b) * 2);
-      let hi = hexDigit(load<u8>(at));
-      let lo = hexDigit(load<u8>(at + 1));
-      if (hi < 0 || lo < 0) return false;
-      value = (value << 8) | <u64>((hi << 4) | lo);
-    }
-    unchecked((out[word] = value));
-  }
-  return true;
+  return hex.byteLength == 64 && decodeHexPairs(changetype<usize>(hex), 2, out);
 }
 
 // Lowercase hex without separators, the form Envoy prints (used in messages).
