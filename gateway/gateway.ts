@@ -119,7 +119,9 @@ export class Gateway {
     });
     const admin = createServer();
     let gateway: Gateway | undefined;
-    tlsServer.on('secureConnection', (socket: TLSSocket) => {
+    // A certificate that does not verify fails the connection before any HTTP is read, as Envoy's
+    // handshake does: this listener goes first, before the HTTP/2 session is set up on the socket.
+    tlsServer.prependListener('secureConnection', (socket: TLSSocket) => {
       if (socket.getPeerX509Certificate() && !socket.authorized) socket.destroy();
     });
     tlsServer.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
@@ -211,6 +213,11 @@ export class Gateway {
 
   private async handle(req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
     const socket = (req.stream?.session?.socket ?? req.socket) as TLSSocket;
+    // Never reached for an unverified certificate; kept so no request of such a connection can be.
+    if (socket.getPeerX509Certificate() && !socket.authorized) {
+      socket.destroy();
+      return;
+    }
     const connection = await this.connection(socket);
     const headers = this.requestHeaders(req, connection);
     const stream = this.plugin.open({ connection, headers });
