@@ -54,7 +54,7 @@ class Session {
   private readonly base: string;
   private readonly ca: Buffer | undefined;
 
-  constructor(private readonly reference: Reference, private readonly options: PushOptions) {
+  constructor(private readonly reference: Reference, options: PushOptions) {
     this.base = `${options.insecure ? 'http' : 'https'}://${reference.registry}`;
     this.ca = options.caFile ? readFileSync(options.caFile) : undefined;
     const credentials = options.username ? { username: options.username, password: options.password ?? '' } : dockerCredentials(reference.registry);

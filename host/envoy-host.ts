@@ -8,7 +8,6 @@ import {
   BufferType,
   EXPORT_SIGNATURES,
   LOG_LEVELS,
-  MapType,
   WASI,
   WASI_MODULES,
   envImports,
@@ -58,7 +57,6 @@ export class EnvoyHost {
   private constructor(
     private readonly module: WebAssembly.Module,
     private readonly shape: ModuleShape,
-    private readonly abi: AbiVersion,
     readonly options: HostOptions,
   ) {
     this.environment = new HostEnvironment({ now: options.now, logLevel: options.logLevel, env: options.env });
@@ -70,13 +68,13 @@ export class EnvoyHost {
   static async load(source: string | Uint8Array, options: HostOptions = {}): Promise<EnvoyHost> {
     const bytes = typeof source === 'string' ? await readFile(source) : source;
     const shape = readModuleShape(bytes);
-    const abi = checkModule(shape);
+    checkModule(shape);
     const module = await WebAssembly.compile(new Uint8Array(bytes));
-    return new EnvoyHost(module, shape, abi, options);
+    return new EnvoyHost(module, shape, options);
   }
 
   startVm(name: string): WasmVm {
-    return WasmVm.start(this.module, this.shape, this.abi, this.environment, name);
+    return WasmVm.start(this.module, this.shape, this.environment, name);
   }
 
   /** Another plugin (root context) in the same worker VM, as two WasmPlugins with one module get. */

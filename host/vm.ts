@@ -13,8 +13,6 @@ import {
   WASI,
   WASI_MODULES,
   WasmResult,
-  envImports,
-  type AbiVersion,
   type LogLevel,
 } from './abi.js';
 import { connectionProperty, endpointProperty, notFound, notSerializable, ok, u64, type Connection, type PropertyAnswer } from './connection.js';
@@ -115,11 +113,10 @@ export class WasmVm {
   private constructor(
     module: WebAssembly.Module,
     shape: ModuleShape,
-    abi: AbiVersion,
     private readonly env: HostEnvironment,
     readonly name: string,
   ) {
-    const imports = this.buildImports(shape, abi);
+    const imports = this.buildImports(shape);
     try {
       this.instance = new WebAssembly.Instance(module, imports);
     } catch (error) {
@@ -132,8 +129,8 @@ export class WasmVm {
   }
 
   /** Instantiates and runs the module's start functions the way cpp-host's startVm does. */
-  static start(module: WebAssembly.Module, shape: ModuleShape, abi: AbiVersion, env: HostEnvironment, name: string): WasmVm {
-    const vm = new WasmVm(module, shape, abi, env, name);
+  static start(module: WebAssembly.Module, shape: ModuleShape, env: HostEnvironment, name: string): WasmVm {
+    const vm = new WasmVm(module, shape, env, name);
     const has = (exportName: string) => typeof vm.exportsByName[exportName] === 'function';
     const steps: [string, number[]][] = [];
     if (has('_initialize')) {
@@ -381,7 +378,8 @@ export class WasmVm {
 
   // ---- host functions -------------------------------------------------------------------------
 
-  private buildImports(shape: ModuleShape, abi: AbiVersion): WebAssembly.Imports {
+  // Implementations for the module's imports; which imports are allowed was checked at load.
+  private buildImports(shape: ModuleShape): WebAssembly.Imports {
     const implementations = this.hostFunctions();
     const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
     for (const entry of shape.imports) {
@@ -406,7 +404,6 @@ export class WasmVm {
         return implementation(...args);
       };
     }
-    void abi;
     return imports;
   }
 
