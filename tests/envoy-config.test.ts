@@ -3,7 +3,7 @@
 // mounted paths are the ones the configuration reads, and the embedded plugin configuration is
 // exactly filter-config/'s.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -94,7 +94,6 @@ describe('the Envoy harness', () => {
     const address = cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
     assert.ok(compose.services[address.address], `no service named ${address.address}`);
     assert.equal(hcm.route_config.virtual_hosts[0].routes[0].route.cluster, cluster.name);
-    assert.ok(compose.services.upstream.command.includes(String(address.port_value)));
-    assert.ok(existsSync(join(root, compose.services.upstream.command[3])));
+    assert.match(compose.services.upstream.command.at(-1), new RegExp(`\\.listen\\(${address.port_value}, '0\\.0\\.0\\.0'\\)$`));
   });
 });
