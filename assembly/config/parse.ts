@@ -5,7 +5,7 @@
 // at the end, through the same decision the requests use.
 import { JsonKind, JsonReader, formatNumber, kindName } from "./json";
 import { Instant, parseRfc3339 } from "./rfc3339";
-import { parseFingerprint, parseFingerprintAt } from "../identity/sha256";
+import { DIGEST_WORDS, parseFingerprint, parseFingerprintAt, parseFingerprintInto } from "../identity/sha256";
 import { Identity, IdentityFailure, IdentityResult } from "../identity/identity";
 import { HostPattern, normaliseHost } from "../policy/host";
 import { normalisePath } from "../policy/path";
@@ -107,6 +107,11 @@ class Parser {
   error: string = "";
   reader: JsonReader;
   selfTests: SelfTest[] = [];
+  // Every rule is read into this one, and copied only when it needs a Rule object of its own.
+  private scratch: Rule = new Rule();
+  private scratchDigest: StaticArray<u64> = new StaticArray<u64>(DIGEST_WORDS);
+  // An escaped name, re-encoded; held here so it lives until the list has copied it.
+  private nameBuffer: ArrayBuffer = new ArrayBuffer(0);
   // The JSON path of the value being read, rendered only for a message: a key, or -1 and an index.
   private keys: string[] = [];
   private indexes: i32[] = [];
@@ -243,6 +248,21 @@ class Parser {
     return instant.ms;
   }
 
+  fingerprintInto(out: StaticArray<u64>): bool {
+    let reader = this.reader;
+    if (!this.expect(JsonKind.String)) return false;
+    // Read in place when written without escapes: a million fingerprints allocate nothing.
+    if (reader.readSpan()) {
+      if (reader.spanLength == 0) return this.fail("must not be empty");
+      if (parseFingerprintInto(reader.spanStart, reader.spanLength, out)) return true;
+      return this.fail("expected 64 hex digits, got " + quote(String.UTF8.decodeUnsafe(reader.spanStart, <usize>reader.spanLength)));
+    }
+    let digest = this.fingerprint();
+    if (digest === null) return false;
+    for (let i = 0; i < DIGEST_WORDS; i++) unchecked((out[i] = digest[i]));
+    return true;
+  }
+
   fingerprint(): StaticArray<u64> | null {
     let reader = this.reader;
     if (!this.expect(JsonKind.String)) return null;
@@ -263,10 +283,11 @@ class Parser {
     return digest;
   }
 
-  // One identity matcher field (index into MATCHER_FIELDS) into `matcher`.
+  // One identity matcher field (index into MATCHER_FIELDS) into `matcher`. A digest is decoded into
+  // the parser's scratch words: the caller copies the matcher if it keeps it.
   matcherField(matcher: Matcher, index: i32): void {
     if (index == 0) {
-      matcher.digest = this.fingerprint();
+      matcher.digest = this.fingerprintInto(this.scratchDigest) ? this.scratchDigest : null;
       return;
     }
     let text = this.string();
@@ -299,7 +320,7 @@ class Parser {
       if (this.failed) return null;
     }
     if (this.failed || !this.requireMatcher(matcher)) return null;
-    return matcher;
+    return matcher.copy();
   }
 
   hostPatterns(): HostPattern[] | null {
@@ -340,17 +361,34 @@ class Parser {
   // A rule, appended to `list` (the current path is the rule's).
   rule(list: RuleList): bool {
     if (!this.expect(JsonKind.Object)) return false;
-    let rule = new Rule();
-    let name: string | null = null;
+    let reader = this.reader;
+    let rule = this.scratch;
+    rule.reset();
+    // The name as UTF-8 bytes: in place when written without escapes, else re-encoded.
+    let namePtr: usize = 0;
+    let nameLength = -1;
     let scoped = false;
     let seen: u32 = 0;
-    this.reader.beginObject();
+    reader.beginObject();
     for (let first = true; ; first = false) {
       let index = this.nextKey(first, RULE_FIELDS, seen);
       if (index < 0) break;
       seen |= 1 << index;
       if (index == 0) {
-        name = this.string();
+        if (this.expect(JsonKind.String)) {
+          if (reader.readSpan()) {
+            namePtr = reader.spanStart;
+            nameLength = reader.spanLength;
+          } else {
+            let text = reader.readString();
+            if (text !== null) {
+              this.nameBuffer = String.UTF8.encode(text);
+              namePtr = changetype<usize>(this.nameBuffer);
+              nameLength = this.nameBuffer.byteLength;
+            }
+          }
+          if (nameLength == 0) this.fail("must not be empty");
+        }
       } else if (index <= 6) {
         this.matcherField(rule.matcher, index - 1);
         if (index > 1) scoped = true;
@@ -373,16 +411,18 @@ class Parser {
       if (this.failed) return false;
     }
     if (this.failed) return false;
-    if (name === null) return this.failAt("name", "required");
+    if (nameLength < 0) return this.failAt("name", "required");
     if (!this.requireMatcher(rule.matcher)) return false;
     if (rule.notBefore > rule.notAfter) return this.failAt("notBefore", "is after notAfter");
-    let earlier = list.indexOf(name);
+    let earlier = list.indexOf(namePtr, nameLength);
     if (earlier >= 0) {
       let listName = this.keys[this.keys.length - 2];
+      let name = String.UTF8.decodeUnsafe(namePtr, <usize>nameLength);
       return this.failAt("name", "duplicate name " + quote(name) + " (first used by " + item(listName, earlier) + ")");
     }
-    // A rule that is only a fingerprint is matched by the index alone.
-    list.add(name, scoped ? rule : null, rule.matcher.digest);
+    // A rule that is only a fingerprint is matched by the index alone and needs no Rule object.
+    let kept = scoped ? rule.copy() : null;
+    list.add(namePtr, nameLength, kept, kept === null ? rule.matcher.digest : kept.matcher.digest);
     return true;
   }
 

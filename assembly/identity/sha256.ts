@@ -23,17 +23,22 @@ function decodeHexPairs(ptr: usize, step: usize, out: StaticArray<u64>): bool {
 }
 
 // A configured fingerprint in UTF-8 bytes: 64 hex digits in either case, or 32 colon-separated
-// pairs ("8D:58:…", as `openssl x509 -fingerprint -sha256` prints it). Null for anything else.
-export function parseFingerprintAt(ptr: usize, length: i32): StaticArray<u64> | null {
+// pairs ("8D:58:…", as `openssl x509 -fingerprint -sha256` prints it), decoded into `out`. False for
+// anything else.
+export function parseFingerprintInto(ptr: usize, length: i32, out: StaticArray<u64>): bool {
   if (length == 95) {
     for (let i = 2; i < 95; i += 3) {
-      if (load<u8>(ptr + <usize>i) != 0x3a) return null;
+      if (load<u8>(ptr + <usize>i) != 0x3a) return false;
     }
   } else if (length != 64) {
-    return null;
+    return false;
   }
+  return decodeHexPairs(ptr, length == 64 ? 2 : 3, out);
+}
+
+export function parseFingerprintAt(ptr: usize, length: i32): StaticArray<u64> | null {
   let out = new StaticArray<u64>(DIGEST_WORDS);
-  return decodeHexPairs(ptr, length == 64 ? 2 : 3, out) ? out : null;
+  return parseFingerprintInto(ptr, length, out) ? out : null;
 }
 
 // The same for a string (an XFCC Hash, a self-test's sha256).

@@ -4,43 +4,43 @@
 // all — the index alone matches it — which keeps a million-fingerprint list small. Pure.
 import { Identity } from "../identity/identity";
 import { DigestSet } from "./digest-set";
+import { NameTable } from "./names";
 import { Rule } from "./rule";
 
 export class RuleList {
   // null: a plain fingerprint rule, matched by the index alone.
   private rules: Array<Rule | null> = [];
-  private names: string[] = [];
+  private names: NameTable = new NameTable();
   private next: i32[] = [];
   private unindexed: i32[] = [];
   private digests: DigestSet = new DigestSet();
   // Per digest, the last rule of its chain (build time only).
   private tails: Map<i32, i32> | null = null;
-  private byName: Map<string, i32> = new Map();
 
   get length(): i32 {
     return this.rules.length;
   }
 
   name(index: i32): string {
-    return this.names[index];
+    return this.names.name(index);
   }
 
   rule(index: i32): Rule | null {
     return this.rules[index];
   }
 
-  // The index of the rule named `name`, or -1.
-  indexOf(name: string): i32 {
-    return this.byName.has(name) ? this.byName.get(name) : -1;
+  // The index of the rule whose name is the UTF-8 at ptr/length, or -1.
+  indexOf(ptr: usize, length: i32): i32 {
+    return this.names.indexOf(ptr, length);
   }
 
-  // Appends a rule. `rule` is null for a rule that is only `digest`.
-  add(name: string, rule: Rule | null, digest: StaticArray<u64> | null): void {
+  // Appends a rule named by the UTF-8 at ptr/length (not already used). `rule` is null for a rule
+  // that is only `digest`; the index copies the digest.
+  add(namePtr: usize, nameLength: i32, rule: Rule | null, digest: StaticArray<u64> | null): void {
     let index = this.rules.length;
     this.rules.push(rule);
-    this.names.push(name);
+    this.names.add(namePtr, nameLength);
     this.next.push(-1);
-    this.byName.set(name, index);
     if (digest === null) {
       this.unindexed.push(index);
       return;

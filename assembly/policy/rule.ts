@@ -20,6 +20,22 @@ export class Matcher {
     return this.uriSan !== null || this.uriSanPrefix !== null || this.dnsSan !== null;
   }
 
+  copy(): Matcher {
+    let copy = new Matcher();
+    let digest = this.digest;
+    if (digest !== null) {
+      let words = new StaticArray<u64>(DIGEST_WORDS);
+      for (let i = 0; i < DIGEST_WORDS; i++) unchecked((words[i] = digest[i]));
+      copy.digest = words;
+    }
+    copy.uriSan = this.uriSan;
+    copy.uriSanPrefix = this.uriSanPrefix;
+    copy.dnsSan = this.dnsSan;
+    copy.subject = this.subject;
+    copy.cn = this.cn;
+    return copy;
+  }
+
   get usesSubject(): bool {
     return this.subject !== null || this.cn !== null;
   }
@@ -74,6 +90,32 @@ export class Rule {
   paths: string[] | null = null;
   notBefore: i64 = NO_START;
   notAfter: i64 = NO_END;
+
+  // Back to a rule with no matcher, scope or window (the parser reuses one rule while reading).
+  reset(): void {
+    let m = this.matcher;
+    m.digest = null;
+    m.uriSan = null;
+    m.uriSanPrefix = null;
+    m.dnsSan = null;
+    m.subject = null;
+    m.cn = null;
+    this.hosts = null;
+    this.paths = null;
+    this.notBefore = NO_START;
+    this.notAfter = NO_END;
+  }
+
+  // An independent copy (the parser reads every rule into one scratch rule).
+  copy(): Rule {
+    let copy = new Rule();
+    copy.matcher = this.matcher.copy();
+    copy.hosts = this.hosts;
+    copy.paths = this.paths;
+    copy.notBefore = this.notBefore;
+    copy.notAfter = this.notAfter;
+    return copy;
+  }
 
   get hasWindow(): bool {
     return this.notBefore != NO_START || this.notAfter != NO_END;

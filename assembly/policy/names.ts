@@ -1,0 +1,86 @@
+// Rule names, stored compactly: UTF-8 bytes in one arena, an offset each, and an open-addressing
+// index over them to find duplicates. A million names cost about a dozen bytes each, not a string
+// object and a map entry each. Pure.
+
+const EMPTY: i32 = -1;
+
+export class NameTable {
+  private bytes: StaticArray<u8> = new StaticArray<u8>(256);
+  private used: i32 = 0;
+  private starts: i32[] = [];
+  private slots: StaticArray<i32> = NameTable.emptySlots(16);
+
+  private static emptySlots(size: i32): StaticArray<i32> {
+    let slots = new StaticArray<i32>(size);
+    for (let i = 0; i < size; i++) unchecked((slots[i] = EMPTY));
+    return slots;
+  }
+
+  get length(): i32 {
+    return this.starts.length;
+  }
+
+  private start(index: i32): i32 {
+    return unchecked(this.starts[index]);
+  }
+
+  private end(index: i32): i32 {
+    return index + 1 < this.starts.length ? unchecked(this.starts[index + 1]) : this.used;
+  }
+
+  name(index: i32): string {
+    let start = this.start(index);
+    return String.UTF8.decodeUnsafe(changetype<usize>(this.bytes) + <usize>start, <usize>(this.end(index) - start));
+  }
+
+  private static hash(ptr: usize, length: i32): u32 {
+    let h: u32 = 0x811c9dc5; // FNV-1a
+    for (let i = 0; i < length; i++) h = (h ^ <u32>load<u8>(ptr + <usize>i)) * 0x01000193;
+    return h;
+  }
+
+  private same(index: i32, ptr: usize, length: i32): bool {
+    let start = this.start(index);
+    return this.end(index) - start == length && memory.compare(changetype<usize>(this.bytes) + <usize>start, ptr, <usize>length) == 0;
+  }
+
+  // The slot holding the name at ptr/length, or the empty slot where it would go.
+  private find(ptr: usize, length: i32): i32 {
+    let mask = this.slots.length - 1;
+    let slot = <i32>NameTable.hash(ptr, length) & mask;
+    while (true) {
+      let index = unchecked(this.slots[slot]);
+      if (index == EMPTY || this.same(index, ptr, length)) return slot;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  // The index of the name written at ptr/length (UTF-8), or -1.
+  indexOf(ptr: usize, length: i32): i32 {
+    return unchecked(this.slots[this.find(ptr, length)]);
+  }
+
+  // Appends a name (not already present); its index is the previous length.
+  add(ptr: usize, length: i32): void {
+    if (this.used + length > this.bytes.length) {
+      let capacity = this.bytes.length;
+      while (this.used + length > capacity) capacity <<= 1;
+      let grown = new StaticArray<u8>(capacity);
+      memory.copy(changetype<usize>(grown), changetype<usize>(this.bytes), <usize>this.used);
+      this.bytes = grown;
+    }
+    memory.copy(changetype<usize>(this.bytes) + <usize>this.used, ptr, <usize>length);
+    let index = this.starts.length;
+    this.starts.push(this.used);
+    this.used += length;
+    if ((index + 1) * 2 > this.slots.length) {
+      this.slots = NameTable.emptySlots(this.slots.length << 1);
+      for (let i = 0; i <= index; i++) {
+        let start = this.start(i);
+        unchecked((this.slots[this.find(changetype<usize>(this.bytes) + <usize>start, this.end(i) - start)] = i));
+      }
+    } else {
+      unchecked((this.slots[this.find(changetype<usize>(this.bytes) + <usize>(this.used - length), length)] = index));
+    }
+  }
+}
