@@ -5,22 +5,22 @@ import { DIGEST_WORDS } from "../identity/sha256";
 
 const EMPTY: i32 = -1;
 
+// Enough slots for `count` digests at a load of at most 3/4 — not rounded to a power of two, so a
+// list sized in advance wastes nothing.
 function slotsFor(count: i32): u32 {
-  let slots: u32 = 8;
-  while (<u64>slots * 3 < <u64>count * 4) slots <<= 1;
-  return slots;
+  return <u32>max<i64>(8, (<i64>count * 4 + 2) / 3 + 1);
 }
 
 export class DigestSet {
   private words: StaticArray<u64>;
   private rules: StaticArray<i32>;
-  private mask: u32;
+  private slots: u32;
   private count: i32 = 0;
 
   // `expected` sizes the table; it grows (load at most 3/4) when more digests arrive.
   constructor(expected: i32 = 0) {
     let slots = slotsFor(expected);
-    this.mask = slots - 1;
+    this.slots = slots;
     this.words = new StaticArray<u64>(<i32>slots * DIGEST_WORDS);
     this.rules = new StaticArray<i32>(<i32>slots);
     for (let i: u32 = 0; i < slots; i++) unchecked((this.rules[i] = EMPTY));
@@ -35,7 +35,7 @@ export class DigestSet {
     let slot = this.find(digest);
     let existing = unchecked(this.rules[slot]);
     if (existing != EMPTY) return existing;
-    if (<u64>(this.count + 1) * 4 > <u64>(this.mask + 1) * 3) {
+    if (<u64>(this.count + 1) * 4 > <u64>this.slots * 3) {
       this.grow();
       slot = this.find(digest);
     }
@@ -58,8 +58,8 @@ export class DigestSet {
   private grow(): void {
     let oldWords = this.words;
     let oldRules = this.rules;
-    let slots = (this.mask + 1) << 1;
-    this.mask = slots - 1;
+    let slots = this.slots << 1;
+    this.slots = slots;
     this.words = new StaticArray<u64>(<i32>slots * DIGEST_WORDS);
     this.rules = new StaticArray<i32>(<i32>slots);
     for (let i: u32 = 0; i < slots; i++) unchecked((this.rules[i] = EMPTY));
@@ -83,7 +83,8 @@ export class DigestSet {
     h ^= h >> 33;
     h *= 0xc4ceb9fe1a85ec53;
     h ^= h >> 33;
-    let slot = <u32>h & this.mask;
+    // Lemire's multiply-shift maps the hash onto any table size without a division.
+    let slot = <u32>((<u64>(<u32>h) * <u64>this.slots) >> 32);
     while (true) {
       if (unchecked(this.rules[slot]) == EMPTY) return slot;
       let base = <i32>slot * DIGEST_WORDS;
@@ -95,7 +96,7 @@ export class DigestSet {
       ) {
         return slot;
       }
-      slot = (slot + 1) & this.mask;
+      slot = slot + 1 == this.slots ? 0 : slot + 1;
     }
   }
 }
