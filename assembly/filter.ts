@@ -38,6 +38,8 @@ const DIGEST_PATH = String.UTF8.encode("connection\0sha256_peer_certificate_dige
 const SUBJECT_PATH = String.UTF8.encode("connection\0subject_peer_certificate");
 const URI_SAN_PATH = String.UTF8.encode("connection\0uri_san_peer_certificate");
 const DNS_SAN_PATH = String.UTF8.encode("connection\0dns_san_peer_certificate");
+// The whole certificate as URL-encoded PEM: only in newer Envoy; NotFound elsewhere, then XFCC's Cert=.
+const PEER_CERTIFICATE_PATH = String.UTF8.encode("connection\0peer_certificate");
 // Repeated XFCC headers arrive comma-joined, as one list: a second header cannot hide from us.
 const XFCC_PATH = String.UTF8.encode("request\0headers\0x-forwarded-client-cert");
 const AUTHORITY = String.UTF8.encode(":authority");
@@ -143,7 +145,10 @@ export class CertAllowlistRequest extends Context {
       if (policy.needsSans) {
         facts.uriSan = text(get_property_bytes(URI_SAN_PATH));
         facts.dnsSan = text(get_property_bytes(DNS_SAN_PATH));
-        if (facts.digestHex !== null) facts.xfcc = text(get_property_bytes(XFCC_PATH));
+      }
+      if (policy.needsCertificate && facts.digestHex !== null) facts.peerCertificate = text(get_property_bytes(PEER_CERTIFICATE_PATH));
+      if ((policy.needsSans || (policy.needsCertificate && facts.peerCertificate === null)) && facts.digestHex !== null) {
+        facts.xfcc = text(get_property_bytes(XFCC_PATH));
       }
     }
     let identity = establish(policy, facts);

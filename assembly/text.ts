@@ -48,3 +48,48 @@ export function equalsIgnoringAsciiCase(a: string, b: string): bool {
   }
   return true;
 }
+
+// An IPv4 (dotted) or IPv6 (with :: compression) address as its 4 or 16 bytes; null otherwise.
+export function parseIpAddress(text: string): Uint8Array | null {
+  if (text.includes(":")) return parseIpv6(text);
+  let parts = text.split(".");
+  if (parts.length != 4) return null;
+  let out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    let part = parts[i];
+    if (part.length == 0 || part.length > 3) return null;
+    let value = 0;
+    for (let j = 0; j < part.length; j++) {
+      let c = part.charCodeAt(j);
+      if (c < 0x30 || c > 0x39) return null;
+      value = value * 10 + (c - 0x30);
+    }
+    if (value > 255) return null;
+    out[i] = <u8>value;
+  }
+  return out;
+}
+
+function parseIpv6(text: string): Uint8Array | null {
+  let halves = text.split("::");
+  if (halves.length > 2) return null;
+  let head = halves[0].length > 0 ? halves[0].split(":") : new Array<string>();
+  let tail = halves.length == 2 && halves[1].length > 0 ? halves[1].split(":") : new Array<string>();
+  let groups = head.length + tail.length;
+  if (halves.length == 1 ? groups != 8 : groups > 7) return null;
+  let out = new Uint8Array(16);
+  let all = head.concat(new Array<string>(8 - groups).fill("0")).concat(tail);
+  for (let i = 0; i < 8; i++) {
+    let group = all[i];
+    if (group.length == 0 || group.length > 4) return null;
+    let value = 0;
+    for (let j = 0; j < group.length; j++) {
+      let digit = hexDigit(group.charCodeAt(j));
+      if (digit < 0) return null;
+      value = (value << 4) | digit;
+    }
+    out[i * 2] = <u8>(value >> 8);
+    out[i * 2 + 1] = <u8>value;
+  }
+  return out;
+}

@@ -6,7 +6,11 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import wabtInit from 'wabt';
+import { X509Certificate } from 'node:crypto';
 import { EnvoyHost, mtls, type Plugin, type RequestSpec } from '../host/index.js';
+import { gatewayXfcc } from '../gateway/gateway.js';
+import { ensureDemoPki } from '../gateway/pki.js';
+import { certificateFacts } from '../gateway/tls-facts.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const MODULE = join(root, 'build/cert-allowlist.wasm');
@@ -88,6 +92,11 @@ async function main(): Promise<void> {
   const xfccConfig = fingerprints(1000, { identitySource: 'xfcc', trustedProxies: [{ uriSan: 'spiffe://cluster.local/ns/istio-system/sa/gateway' }] });
   add('allow, XFCC mode, 2-element header', `xfcc mode, ${xfcc.length} byte header with Cert=`, await filterHost(xfccConfig),
     { ...base, connection: peer(gatewayCert, { subject: '', uriSans: ['spiffe://cluster.local/ns/istio-system/sa/gateway'] }), headers: { 'x-forwarded-client-cert': xfcc } }, 200);
+  // A rule read from the certificate itself: the filter decodes Cert=, checks its SHA-256 against
+  // the connection and reads the SPKI (the demo PKI's allowed certificate).
+  const demo = certificateFacts(new X509Certificate(readFileSync(ensureDemoPki(join(root, 'build/pki')).cert('allowed'))));
+  add('allow, SPKI pin from XFCC Cert=', 'connection mode, certificate parsed in the filter', await filterHost(Buffer.from(JSON.stringify({ allow: [{ name: 'pinned', spki: demo.spkiSha256 }] }))),
+    { ...base, connection: mtls({ sha256: demo.sha256, subject: demo.subject, uriSans: demo.uriSans, dnsSans: demo.dnsSans }), headers: { 'x-forwarded-client-cert': gatewayXfcc(demo) } }, 200);
   add('deny, dry-run', 'logged and counted, continues', await filterHost(fingerprints(1000, { mode: 'dry-run' })), { ...base, connection: peer(STRANGER) }, 200);
 
   for (const scenario of scenarios) run(scenario, BATCH); // warm-up

@@ -11,6 +11,9 @@ export interface PeerCertificate {
   uriSans?: string[];
   /** Every DNS SAN; Envoy's property exposes only the first. */
   dnsSans?: string[];
+  /** The certificate as PEM (what `connection.peer_certificate` answers, URL-encoded, when the host
+   * models a newer Envoy: HostOptions.peerCertificateAttribute). */
+  pem?: string;
 }
 
 interface Endpoints {
@@ -61,7 +64,7 @@ function port(address: string): number {
   return at < 0 ? 0 : Number(address.slice(at + 1)) || 0;
 }
 
-export function connectionProperty(connection: Connection, key: string): PropertyAnswer {
+export function connectionProperty(connection: Connection, key: string, peerCertificateAttribute = false): PropertyAnswer {
   const secure = connection.kind !== 'plaintext';
   const peer = connection.kind === 'mtls' ? connection.peer : undefined;
   switch (key) {
@@ -81,6 +84,9 @@ export function connectionProperty(connection: Connection, key: string): Propert
       return peer?.uriSans?.length ? ok(peer.uriSans[0]) : notFound;
     case 'dns_san_peer_certificate':
       return peer?.dnsSans?.length ? ok(peer.dnsSans[0]) : notFound;
+    case 'peer_certificate':
+      // Only Envoy releases from 2026 on have it; the ones Istio ships answer NotFound.
+      return peerCertificateAttribute && peer?.pem ? ok(encodeURIComponent(peer.pem)) : notFound;
     case 'id':
       return ok(u64(connection.id ?? 1));
     default:

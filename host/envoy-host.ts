@@ -59,7 +59,7 @@ export class EnvoyHost {
     private readonly shape: ModuleShape,
     readonly options: HostOptions,
   ) {
-    this.environment = new HostEnvironment({ now: options.now, logLevel: options.logLevel, env: options.env });
+    this.environment = new HostEnvironment({ now: options.now, logLevel: options.logLevel, env: options.env, peerCertificateAttribute: options.peerCertificateAttribute });
     this.worker = this.startVm('worker');
     this.defaultPlugin = this.plugin(options);
   }

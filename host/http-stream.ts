@@ -26,6 +26,8 @@ export interface HostOptions {
   env?: Record<string, string>;
   /** The clock, in nanoseconds since the epoch; default: now. */
   now?: bigint;
+  /** Model a 2026 Envoy that answers `connection.peer_certificate`; default: today's Istio (NotFound). */
+  peerCertificateAttribute?: boolean;
 }
 
 export interface RequestSpec {

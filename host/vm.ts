@@ -36,12 +36,14 @@ export class HostEnvironment {
   nowNs: bigint;
   logLevel: LogLevel;
   envVars: Record<string, string>;
+  peerCertificateAttribute: boolean;
   hostCalls = new Map<string, number>();
 
-  constructor(options: { now?: bigint; logLevel?: LogLevel; env?: Record<string, string> } = {}) {
+  constructor(options: { now?: bigint; logLevel?: LogLevel; env?: Record<string, string>; peerCertificateAttribute?: boolean } = {}) {
     this.nowNs = options.now ?? BigInt(Date.now()) * 1_000_000n;
     this.logLevel = options.logLevel ?? 'trace';
     this.envVars = options.env ?? {};
+    this.peerCertificateAttribute = options.peerCertificateAttribute ?? false;
   }
 }
 
@@ -317,7 +319,7 @@ export class WasmVm {
         // Stream facts: none from a root context; a whole object cannot be serialized.
         if (!stream) return notFound;
         if (rest.length === 0) return notSerializable;
-        if (name === 'connection') return rest.length === 1 ? connectionProperty(stream.connection, rest[0]) : notFound;
+        if (name === 'connection') return rest.length === 1 ? connectionProperty(stream.connection, rest[0], this.env.peerCertificateAttribute) : notFound;
         if (name === 'request') return this.requestProperty(stream, rest);
         return rest.length === 1 ? endpointProperty(stream.connection, name, rest[0]) : notFound;
       case 'response':

@@ -8,8 +8,8 @@ import { IdentitySource, Mode } from "../policy/policy";
 const NOW: i64 = 1795000000000; // 2026-11-18
 const SHA = "8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7";
 const OTHER = "0000000000000000000000000000000000000000000000000000000000000001";
-const MATCHERS = "sha256, uriSan, uriSanPrefix, dnsSan, subject, cn";
-const RULE_FIELDS = "name, sha256, uriSan, uriSanPrefix, dnsSan, subject, cn, hosts, paths, notBefore, notAfter, comment";
+const MATCHERS = "sha256, uriSan, uriSanPrefix, dnsSan, subject, cn, spki, emailSan, ipSan";
+const RULE_FIELDS = "name, sha256, uriSan, uriSanPrefix, dnsSan, subject, cn, spki, emailSan, ipSan, hosts, paths, notBefore, notAfter, comment";
 const EX = '{"allow": [{"name": "acme-batch", "sha256": "<64 hex digits>"}]}';
 
 function errorOf(text: string): string {

@@ -13,7 +13,8 @@ import { DenyResponse, IdentitySource, Mode, Policy } from "../policy/policy";
 import { Matcher, Rule } from "../policy/rule";
 import { RuleList } from "../policy/rule-list";
 import { decide, reasonName } from "../policy/decide";
-import { asciiLower } from "../text";
+import { asciiLower, parseIpAddress } from "../text";
+import { base64Decode } from "../cert/pem";
 
 export class ConfigResult {
   policy: Policy | null = null;
@@ -23,8 +24,8 @@ export class ConfigResult {
 const TOP_LEVEL_FIELDS: string[] = [
   "mode", "identitySource", "trustedProxies", "hosts", "allow", "deny", "identityHeader", "denyResponse", "selfTests",
 ];
-const MATCHER_FIELDS: string[] = ["sha256", "uriSan", "uriSanPrefix", "dnsSan", "subject", "cn"];
-const RULE_FIELDS: string[] = ["name", "sha256", "uriSan", "uriSanPrefix", "dnsSan", "subject", "cn", "hosts", "paths", "notBefore", "notAfter", "comment"];
+const MATCHER_FIELDS: string[] = ["sha256", "uriSan", "uriSanPrefix", "dnsSan", "subject", "cn", "spki", "emailSan", "ipSan"];
+const RULE_FIELDS: string[] = ["name", "sha256", "uriSan", "uriSanPrefix", "dnsSan", "subject", "cn", "spki", "emailSan", "ipSan", "hosts", "paths", "notBefore", "notAfter", "comment"];
 const DENY_RESPONSE_FIELDS: string[] = ["status", "body", "contentType", "includeReason"];
 const SELF_TEST_FIELDS: string[] = ["name", "request", "expect"];
 const SELF_TEST_REQUEST_FIELDS: string[] = ["sha256", "uriSans", "dnsSans", "subject", "host", "path", "at"];
@@ -295,12 +296,22 @@ class Parser {
     else if (index == 2) matcher.uriSanPrefix = text;
     else if (index == 3) matcher.dnsSan = text === null ? null : asciiLower(text);
     else if (index == 4) matcher.subject = text;
-    else matcher.cn = text;
+    else if (index == 5) matcher.cn = text;
+    else if (index == 6 && text !== null) {
+      let key = base64Decode(Uint8Array.wrap(String.UTF8.encode(text)));
+      if (key === null || key.length != 32) this.fail("expected the base64 SHA-256 of a public key (44 characters, as Istio's verifyCertificateSpki), got " + quote(text));
+      else matcher.spki = text;
+    } else if (index == 7) matcher.emailSan = text;
+    else if (index == 8 && text !== null) {
+      let address = parseIpAddress(text);
+      if (address === null) this.fail("expected an IPv4 or IPv6 address, got " + quote(text));
+      else matcher.ipSan = address;
+    }
   }
 
   requireMatcher(matcher: Matcher): bool {
     if (matcher.digest !== null || matcher.uriSan !== null || matcher.uriSanPrefix !== null || matcher.dnsSan !== null ||
-        matcher.subject !== null || matcher.cn !== null) {
+        matcher.subject !== null || matcher.cn !== null || matcher.usesCertificate) {
       return true;
     }
     return this.fail("expected at least one identity matcher (" + MATCHER_FIELDS.join(", ") + ")");
@@ -389,19 +400,19 @@ class Parser {
           }
           if (nameLength == 0) this.fail("must not be empty");
         }
-      } else if (index <= 6) {
+      } else if (index <= 9) {
         this.matcherField(rule.matcher, index - 1);
         if (index > 1) scoped = true;
-      } else if (index == 7) {
+      } else if (index == 10) {
         rule.hosts = this.hostPatterns();
         scoped = true;
-      } else if (index == 8) {
+      } else if (index == 11) {
         rule.paths = this.pathPrefixes();
         scoped = true;
-      } else if (index == 9) {
+      } else if (index == 12) {
         rule.notBefore = this.instant();
         scoped = true;
-      } else if (index == 10) {
+      } else if (index == 13) {
         rule.notAfter = this.instant();
         scoped = true;
       } else {
@@ -697,6 +708,7 @@ function derive(policy: Policy): void {
       if (rule.hasWindow) policy.needsClock = true;
       if (rule.matcher.usesSubject) policy.needsSubject = true;
       if (rule.matcher.usesSans) policy.needsSans = true;
+      if (rule.matcher.usesCertificate) policy.needsCertificate = true;
     }
   }
 }

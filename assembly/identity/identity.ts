@@ -3,6 +3,8 @@
 import { DIGEST_WORDS, decodeDigest, digestToHex, parseFingerprint } from "./sha256";
 import { commonName } from "./subject";
 import { XfccElement, parseXfcc } from "./xfcc";
+import { pemToDer } from "../cert/pem";
+import { CertificateFacts, derSha256, readCertificate } from "../cert/x509";
 
 export class Identity {
   // The certificate's SHA-256, or null when the source did not say (an XFCC element without Hash).
@@ -12,6 +14,24 @@ export class Identity {
   dnsSans: string[] = [];
   private cnDone: bool = false;
   private cnValue: string | null = null;
+  // The certificate as URL-encoded PEM, from XFCC's Cert= or Envoy's peer_certificate; read only
+  // when a rule needs it, and used only if its SHA-256 is `digest`.
+  pem: string | null = null;
+  private certificateDone: bool = false;
+  private certificateValue: CertificateFacts | null = null;
+
+  get certificate(): CertificateFacts | null {
+    if (!this.certificateDone) {
+      this.certificateDone = true;
+      let pem = this.pem;
+      let digest = this.digest;
+      if (pem !== null && digest !== null) {
+        let der = pemToDer(pem);
+        if (der !== null && sameAsDigest(derSha256(der), digest)) this.certificateValue = readCertificate(der);
+      }
+    }
+    return this.certificateValue;
+  }
 
   // The subject's first CN, unescaped; null when there is none.
   get cn(): string | null {
@@ -26,6 +46,16 @@ export class Identity {
     let digest = this.digest;
     return digest === null ? "" : digestToHex(digest);
   }
+}
+
+// Whether 32 hash bytes are the digest's four words.
+function sameAsDigest(bytes: StaticArray<u8>, digest: StaticArray<u64>): bool {
+  for (let word = 0; word < DIGEST_WORDS; word++) {
+    let value: u64 = 0;
+    for (let b = 0; b < 8; b++) value = (value << 8) | <u64>bytes[word * 8 + b];
+    if (value != unchecked(digest[word])) return false;
+  }
+  return true;
 }
 
 // Why there is no identity to decide on.
@@ -63,6 +93,8 @@ export class ConnectionFacts {
   dnsSan: string | null = null;
   // The request's x-forwarded-client-cert value (repeated headers comma-joined), or null.
   xfcc: string | null = null;
+  // Envoy's connection.peer_certificate (URL-encoded PEM; newer Envoy only), or null.
+  peerCertificate: string | null = null;
 }
 
 function sameDigest(a: StaticArray<u64>, b: StaticArray<u64>): bool {
@@ -102,12 +134,14 @@ export function connectionIdentity(facts: ConnectionFacts): IdentityResult {
   if (uri !== null && uri.length > 0) identity.uriSans.push(uri);
   let dns = facts.dnsSan;
   if (dns !== null && dns.length > 0) identity.dnsSans.push(dns);
+  identity.pem = facts.peerCertificate;
   let xfcc = facts.xfcc;
   if (xfcc !== null && xfcc.length > 0) {
     let own = ownElement(parseXfcc(xfcc), digest);
     if (own !== null) {
       for (let i = 0; i < own.uris.length; i++) identity.uriSans.push(own.uris[i]);
       for (let i = 0; i < own.dnss.length; i++) identity.dnsSans.push(own.dnss[i]);
+      if (identity.pem === null && own.hasCert) identity.pem = own.cert;
     }
   }
   return IdentityResult.of(identity);
@@ -119,6 +153,7 @@ export function elementIdentity(element: XfccElement): Identity {
   identity.subject = element.subject;
   identity.uriSans = element.uris;
   identity.dnsSans = element.dnss;
+  if (element.hasCert) identity.pem = element.cert;
   return identity;
 }
 

@@ -39,6 +39,7 @@ export class Policy {
   needsClock: bool = false;
   needsSubject: bool = false;
   needsSans: bool = false;
+  needsCertificate: bool = false;
 
   inScope(host: string): bool {
     let hosts = this.hosts;

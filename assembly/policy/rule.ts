@@ -15,6 +15,14 @@ export class Matcher {
   dnsSan: string | null = null;
   subject: string | null = null;
   cn: string | null = null;
+  // Read from the client certificate itself (XFCC Cert= or Envoy's peer_certificate).
+  spki: string | null = null;
+  emailSan: string | null = null;
+  ipSan: Uint8Array | null = null;
+
+  get usesCertificate(): bool {
+    return this.spki !== null || this.emailSan !== null || this.ipSan !== null;
+  }
 
   get usesSans(): bool {
     return this.uriSan !== null || this.uriSanPrefix !== null || this.dnsSan !== null;
@@ -33,6 +41,9 @@ export class Matcher {
     copy.dnsSan = this.dnsSan;
     copy.subject = this.subject;
     copy.cn = this.cn;
+    copy.spki = this.spki;
+    copy.emailSan = this.emailSan;
+    copy.ipSan = this.ipSan;
     return copy;
   }
 
@@ -62,8 +73,26 @@ export class Matcher {
       let actual = identity.cn;
       if (actual === null || actual != cn) return false;
     }
+    if (this.usesCertificate) {
+      let certificate = identity.certificate;
+      if (certificate === null) return false;
+      let spki = this.spki;
+      if (spki !== null && certificate.spki != spki) return false;
+      let email = this.emailSan;
+      if (email !== null && !certificate.emailSans.includes(email)) return false;
+      let ip = this.ipSan;
+      if (ip !== null && !anySameBytes(certificate.ipSans, ip)) return false;
+    }
     return true;
   }
+}
+
+function anySameBytes(values: Uint8Array[], wanted: Uint8Array): bool {
+  for (let i = 0; i < values.length; i++) {
+    let value = values[i];
+    if (value.length == wanted.length && memory.compare(value.dataStart, wanted.dataStart, <usize>value.length) == 0) return true;
+  }
+  return false;
 }
 
 function anyStartsWith(values: string[], prefix: string): bool {
@@ -100,6 +129,9 @@ export class Rule {
     m.dnsSan = null;
     m.subject = null;
     m.cn = null;
+    m.spki = null;
+    m.emailSan = null;
+    m.ipSan = null;
     this.hosts = null;
     this.paths = null;
     this.notBefore = NO_START;

@@ -1,0 +1,99 @@
+// From XFCC's Cert= value to DER: URL-decoding, the PEM armour, base64. Pure; null on anything
+// malformed, never a trap.
+import { hexDigit } from "../text";
+
+// Percent-decodes (and turns '+' into a space, as URL-encoded forms do) into bytes.
+export function urlDecode(text: string): Uint8Array | null {
+  let source = String.UTF8.encode(text);
+  let bytes = Uint8Array.wrap(source);
+  let out = new Uint8Array(bytes.length);
+  let size = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    let c = bytes[i];
+    if (c == 0x25) {
+      if (i + 2 >= bytes.length) return null;
+      let hi = hexDigit(bytes[i + 1]);
+      let lo = hexDigit(bytes[i + 2]);
+      if (hi < 0 || lo < 0) return null;
+      out[size++] = <u8>((hi << 4) | lo);
+      i += 2;
+    } else {
+      out[size++] = c == 0x2b ? 0x20 : c;
+    }
+  }
+  return out.subarray(0, size);
+}
+
+function base64Value(c: i32): i32 {
+  if (c >= 0x41 && c <= 0x5a) return c - 0x41;
+  if (c >= 0x61 && c <= 0x7a) return c - 0x61 + 26;
+  if (c >= 0x30 && c <= 0x39) return c - 0x30 + 52;
+  if (c == 0x2b) return 62;
+  if (c == 0x2f) return 63;
+  return -1;
+}
+
+// Standard base64 (white space ignored, '=' padding optional) into bytes; null when malformed.
+export function base64Decode(bytes: Uint8Array): Uint8Array | null {
+  let out = new Uint8Array((bytes.length * 3) >> 2);
+  let size = 0;
+  let bits: u32 = 0;
+  let count = 0;
+  let padding = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    let c = <i32>bytes[i];
+    if (c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09) continue;
+    if (c == 0x3d) {
+      padding++;
+      continue;
+    }
+    if (padding > 0) return null;
+    let value = base64Value(c);
+    if (value < 0) return null;
+    bits = (bits << 6) | <u32>value;
+    count++;
+    if (count == 4) {
+      out[size++] = <u8>(bits >> 16);
+      out[size++] = <u8>(bits >> 8);
+      out[size++] = <u8>bits;
+      bits = 0;
+      count = 0;
+    }
+  }
+  if (count == 1 || padding > 2) return null;
+  if (count == 2) out[size++] = <u8>(bits >> 4);
+  if (count == 3) {
+    out[size++] = <u8>(bits >> 10);
+    out[size++] = <u8>(bits >> 2);
+  }
+  return out.subarray(0, size);
+}
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+export function base64Encode(bytes: StaticArray<u8>): string {
+  let parts = new Array<string>();
+  for (let i = 0; i < bytes.length; i += 3) {
+    let n = (<u32>bytes[i] << 16) | (i + 1 < bytes.length ? <u32>bytes[i + 1] << 8 : 0) | (i + 2 < bytes.length ? <u32>bytes[i + 2] : 0);
+    parts.push(ALPHABET.charAt((n >> 18) & 63));
+    parts.push(ALPHABET.charAt((n >> 12) & 63));
+    parts.push(i + 1 < bytes.length ? ALPHABET.charAt((n >> 6) & 63) : "=");
+    parts.push(i + 2 < bytes.length ? ALPHABET.charAt(n & 63) : "=");
+  }
+  return parts.join("");
+}
+
+const BEGIN = "-----BEGIN CERTIFICATE-----";
+const END = "-----END CERTIFICATE-----";
+
+// The DER of the first certificate in URL-encoded PEM (XFCC's Cert=, Envoy's peer_certificate).
+export function pemToDer(urlEncodedPem: string): Uint8Array | null {
+  let pem = urlDecode(urlEncodedPem);
+  if (pem === null) return null;
+  let text = String.UTF8.decode(pem.buffer.slice(pem.byteOffset, pem.byteOffset + pem.length));
+  let begin = text.indexOf(BEGIN);
+  if (begin < 0) return null;
+  let end = text.indexOf(END, begin);
+  if (end < 0) return null;
+  return base64Decode(Uint8Array.wrap(String.UTF8.encode(text.substring(begin + BEGIN.length, end))));
+}

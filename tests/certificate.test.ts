@@ -1,0 +1,170 @@
+// Rules read from the client certificate itself — SPKI pins, email and IP SANs — with certificates
+// made by openssl (RSA, ECDSA, Ed25519; twenty SANs of each kind), through XFCC's Cert= or a newer
+// Envoy's peer_certificate, on the compiled module. A certificate is used only when its SHA-256 is
+// the hash that vouches for it.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { EnvoyHost, mtls, type HostOptions } from '../host/index.js';
+import { gatewayXfcc } from '../gateway/gateway.js';
+import { certificateFacts, type CertificateFacts } from '../gateway/tls-facts.js';
+
+const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
+let dir: string;
+const certs: Record<string, CertificateFacts> = {};
+
+function openssl(args: string[]): string {
+  return execFileSync('openssl', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function issue(name: string, key: string, sans: string[], serial: string): void {
+  writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${sans.join(',')}\n`);
+  openssl(['req', '-new', '-key', key, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
+  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-days', '30', '-out', `${name}.crt`, '-extfile', `${name}.ext`, '-set_serial', serial]);
+  certs[name] = certificateFacts(new X509Certificate(readFileSync(join(dir, `${name}.crt`))));
+}
+
+// openssl's own SPKI pin: SHA-256 of the DER public key, base64.
+function opensslSpki(name: string): string {
+  return execFileSync('sh', ['-c', `openssl x509 -in '${name}.crt' -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64`], { cwd: dir, encoding: 'utf8' }).trim();
+}
+
+const MANY = Array.from({ length: 20 }, (_, i) => i + 1);
+const SANS = [
+  ...MANY.map((i) => `URI:spiffe://bank.example/client/${i}`),
+  ...MANY.map((i) => `DNS:c${i}.bank.example`),
+  ...MANY.map((i) => `email:ops${i}@bank.example`),
+  ...MANY.map((i) => `IP:10.0.0.${i}`),
+  'IP:2001:db8::1',
+];
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cert-allowlist-cert-'));
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=ca']);
+  openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'rsa.key']);
+  openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', 'ec.key']);
+  openssl(['genpkey', '-algorithm', 'ED25519', '-out', 'ed.key']);
+  issue('rsa', 'rsa.key', SANS, '0x0123456789abcdef0123456789abcdef01234567');
+  issue('rsa-renewed', 'rsa.key', ['URI:spiffe://bank.example/client/1'], '2');
+  issue('ecdsa', 'ec.key', ['email:one@bank.example', 'IP:192.168.1.7'], '3');
+  issue('ed25519', 'ed.key', ['DNS:ed.bank.example'], '4');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function filter(config: object, options: HostOptions = {}): Promise<EnvoyHost> {
+  const host = await EnvoyHost.load(MODULE, { canary: false, ...options });
+  assert.equal(host.configure(JSON.stringify({ identityHeader: 'x-client-identity', ...config })), true, JSON.stringify(host.logsAtLeast('error')));
+  return host;
+}
+
+// A request from `name`'s certificate, behind an Istio gateway (XFCC with Cert=).
+function behindGateway(host: EnvoyHost, name: string, xfcc = gatewayXfcc(certs[name])): string {
+  const c = certs[name];
+  const outcome = host.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, dnsSans: c.dnsSans }), headers: { 'x-forwarded-client-cert': xfcc } });
+  return outcome.action === 'continued' ? outcome.upstreamHeaders!.find(([k]) => k === 'x-client-identity')![1] : outcome.response.details;
+}
+
+describe('SPKI pins', () => {
+  it('equal openssl\'s pin for RSA, ECDSA and Ed25519 keys', async () => {
+    for (const name of ['rsa', 'ecdsa', 'ed25519']) {
+      const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki(name) }] });
+      assert.equal(behindGateway(host, name), 'pinned', name);
+    }
+  });
+  it('survive renewal with the same key, and refuse another key', async () => {
+    const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('rsa') }] });
+    assert.equal(behindGateway(host, 'rsa'), 'pinned');
+    assert.equal(behindGateway(host, 'rsa-renewed'), 'pinned');
+    assert.equal(behindGateway(host, 'ecdsa'), 'cert_allowlist_not_allowed');
+  });
+  it('are never taken from a Cert= whose hash is not the Hash', async () => {
+    const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('rsa') }] });
+    // The connection is ecdsa's; its XFCC element carries rsa's certificate.
+    const forged = gatewayXfcc({ ...certs.ecdsa, pem: certs.rsa.pem });
+    assert.equal(behindGateway(host, 'ecdsa', forged), 'cert_allowlist_not_allowed');
+  });
+  it('are read from Envoy\'s peer_certificate where it exists, without XFCC', async () => {
+    const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('ed25519') }] }, { peerCertificateAttribute: true });
+    const c = certs.ed25519;
+    const outcome = host.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, pem: c.pem }) });
+    assert.equal(outcome.action, 'continued');
+    const older = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('ed25519') }] });
+    assert.equal(older.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, pem: c.pem }) }).action, 'local_reply', 'no attribute and no XFCC: no certificate to read');
+  });
+  it('work in xfcc mode from the client\'s element, when its Cert matches its Hash', async () => {
+    const gateway = 'ab'.repeat(32);
+    const policy = { identitySource: 'xfcc', trustedProxies: [{ uriSan: 'spiffe://gw' }], allow: [{ name: 'pinned', spki: opensslSpki('ecdsa') }] };
+    const host = await filter(policy);
+    const request = (client: string) => host.request({
+      connection: mtls({ sha256: gateway, subject: '', uriSans: ['spiffe://gw'] }),
+      headers: { 'x-forwarded-client-cert': `${client},Hash=${gateway};URI=spiffe://gw` },
+    });
+    assert.equal(request(gatewayXfcc(certs.ecdsa)).action, 'continued');
+    assert.equal(request(gatewayXfcc({ ...certs.rsa, pem: certs.ecdsa.pem })).action, 'local_reply');
+  });
+});
+
+describe('SANs read from the certificate', () => {
+  it('match every email and IP SAN of a certificate with twenty of each, as openssl lists them', async () => {
+    const listed = openssl(['x509', '-in', 'rsa.crt', '-noout', '-ext', 'subjectAltName']);
+    const emails = [...listed.matchAll(/email:([^,\s]+)/g)].map((m) => m[1]);
+    const ips = [...listed.matchAll(/IP Address:([^,\s]+)/g)].map((m) => m[1]);
+    assert.equal(emails.length, 20);
+    assert.equal(ips.length, 21);
+    // One rule per SAN, each scoped to its own path: every one must be found in the certificate.
+    const host = await filter({ allow: [
+      ...emails.map((e, i) => ({ name: `email-${i}`, emailSan: e, paths: [`/email/${i}`] })),
+      ...ips.map((ip, i) => ({ name: `ip-${i}`, ipSan: ip, paths: [`/ip/${i}`] })),
+    ] });
+    const c = certs.rsa;
+    const send = (path: string) => host.request({ path, connection: mtls({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, dnsSans: c.dnsSans }), headers: { 'x-forwarded-client-cert': gatewayXfcc(c) } });
+    const identity = (path: string) => send(path).upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1];
+    emails.forEach((_, i) => assert.equal(identity(`/email/${i}`), `email-${i}`));
+    ips.forEach((_, i) => assert.equal(identity(`/ip/${i}`), `ip-${i}`));
+    assert.equal(identity('/elsewhere'), undefined);
+    const only = await filter({ allow: [{ name: 'last-ip', ipSan: '2001:0db8:0:0:0:0:0:1' }, { name: 'last-email', emailSan: emails[19] }] });
+    assert.equal(behindGateway(only, 'rsa'), 'last-ip');
+    const mail = await filter({ allow: [{ name: 'last-email', emailSan: emails[19] }] });
+    assert.equal(behindGateway(mail, 'rsa'), 'last-email');
+    assert.equal(behindGateway(mail, 'ecdsa'), 'cert_allowlist_not_allowed');
+  });
+  it('refuse an ipSan that is not an address and an spki that is not a key hash', async () => {
+    const host = await EnvoyHost.load(MODULE, { canary: false });
+    assert.equal(host.configure(JSON.stringify({ allow: [{ name: 'a', ipSan: '10.0.0.256' }] })), false);
+    assert.match(host.logsAtLeast('error')[0].message, /allow\[0\]\.ipSan: expected an IPv4 or IPv6 address, got "10\.0\.0\.256"/);
+    assert.equal(host.configure(JSON.stringify({ allow: [{ name: 'a', spki: 'abc' }] })), false);
+    assert.match(host.logsAtLeast('error')[1].message, /allow\[0\]\.spki: expected the base64 SHA-256 of a public key/);
+  });
+});
+
+describe('malformed certificates', () => {
+  it('never trap the filter: mutated DER and PEM in Cert= get exactly one of allow or deny', async () => {
+    const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('rsa') }, { name: 'ip', ipSan: '10.0.0.1' }] });
+    const der = new X509Certificate(certs.rsa.pem).raw;
+    const pemOf = (bytes: Buffer) => `-----BEGIN CERTIFICATE-----\n${bytes.toString('base64')}\n-----END CERTIFICATE-----\n`;
+    await fc.assert(
+      fc.property(fc.nat({ max: der.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 8 }), fc.nat({ max: 3 }), (at, noise, how) => {
+        const bytes = Buffer.from(der);
+        let mutated: Buffer;
+        if (how === 0) mutated = bytes.subarray(0, at);
+        else if (how === 1) mutated = Buffer.concat([bytes.subarray(0, at), Buffer.from(noise), bytes.subarray(at + noise.length)]);
+        else if (how === 2) mutated = Buffer.concat([bytes.subarray(0, at), Buffer.from(noise), bytes.subarray(at)]);
+        else mutated = Buffer.from(pemOf(bytes).slice(0, at));
+        const pem = how === 3 ? mutated.toString('latin1') : pemOf(mutated);
+        // The hash vouches for the mutated bytes, so the filter really parses them.
+        const sha256 = createHash('sha256').update(mutated).digest('hex');
+        const outcome = host.request({ connection: mtls({ sha256, subject: '' }), headers: { 'x-forwarded-client-cert': gatewayXfcc({ sha256, subject: '', uriSans: [], dnsSans: [], pem }) } });
+        assert.ok(outcome.action === 'continued' || outcome.response.status === 403);
+        assert.equal(host.vmFailed, false);
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 3000) },
+    );
+    assert.deepEqual(host.logsAtLeast('error'), []);
+  });
+});
+
