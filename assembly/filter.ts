@@ -28,7 +28,7 @@ import {
 import { parseConfig } from "./config/parse";
 import { ConnectionFacts, IdentityResult } from "./identity/identity";
 import { DENY_REASONS, Reason, decide, establish, reasonName } from "./policy/decide";
-import { DenyFacts, denyLine } from "./policy/deny-log";
+import { DenyFacts, denyLine, logValue } from "./policy/deny-log";
 import { normaliseHost } from "./policy/host";
 import { normalisePath } from "./policy/path";
 import { IdentitySource, Mode, Policy } from "./policy/policy";
@@ -48,6 +48,9 @@ const REASON_HEADER = String.UTF8.encode("x-cert-allowlist-reason");
 const CONTENT_TYPE = String.UTF8.encode("content-type");
 const DETAILS_PREFIX = "cert_allowlist_";
 const NS_PER_MS: u64 = 1_000_000;
+const MS_PER_HOUR: i64 = 3_600_000;
+const MS_PER_DAY: i64 = 86_400_000;
+const MAX_EXPIRY_WARNINGS: i32 = 1024;
 // The reply index for a root that has no accepted configuration, after every Reason.
 const NOT_CONFIGURED: i32 = <i32>Reason.XfccMalformed + 1;
 
@@ -60,6 +63,7 @@ class Metrics {
   allowed: u32 = 0;
   denied: u32 = 0;
   dryRunDenied: u32 = 0;
+  expiring: u32 = 0;
   // Indexed by Reason.
   deniedBy: StaticArray<u32> = new StaticArray<u32>(8);
 
@@ -68,6 +72,7 @@ class Metrics {
     metrics.allowed = define_metric(MetricTypeValues.Counter, "cert_allowlist.allowed").metric_id;
     metrics.denied = define_metric(MetricTypeValues.Counter, "cert_allowlist.denied").metric_id;
     metrics.dryRunDenied = define_metric(MetricTypeValues.Counter, "cert_allowlist.dry_run_denied").metric_id;
+    metrics.expiring = define_metric(MetricTypeValues.Counter, "cert_allowlist.expiring").metric_id;
     for (let i = 0; i < DENY_REASONS.length; i++) {
       let reason = DENY_REASONS[i];
       metrics.deniedBy[<i32>reason] = define_metric(MetricTypeValues.Counter, "cert_allowlist.denied." + reasonName(reason)).metric_id;
@@ -85,6 +90,25 @@ export class CertAllowlistRoot extends RootContext {
   denyBody: ArrayBuffer = new ArrayBuffer(0);
   // Per reason, the reply's details and header pairs, encoded once per configuration.
   replies: DenyReply[] = [];
+  // When each expiring certificate (by digest) was last warned about; bounded, cleared when full.
+  expiryWarned: Map<string, i64> = new Map();
+
+  // Counts an allowed request whose certificate expires within the warning window, and warns
+  // once per certificate per hour.
+  warnIfExpiring(policy: Policy, result: IdentityResult, rule: string, nowMs: i64): void {
+    let identity = result.identity;
+    if (identity === null) return;
+    let certificate = identity.certificate;
+    if (certificate === null || certificate.notAfterMs - nowMs > <i64>policy.expiryWarningDays * MS_PER_DAY) return;
+    increment_metric(this.metrics.expiring, 1);
+    let key = identity.digestHex;
+    if (this.expiryWarned.has(key) && nowMs - this.expiryWarned.get(key) < MS_PER_HOUR) return;
+    if (this.expiryWarned.size >= MAX_EXPIRY_WARNINGS) this.expiryWarned.clear();
+    this.expiryWarned.set(key, nowMs);
+    let daysLeft = (certificate.notAfterMs - nowMs) / MS_PER_DAY;
+    log(LogLevelValues.warn, "cert-allowlist: certificate expiring rule=" + logValue(rule) + " sha256=" + key + " subject=" + logValue(certificate.subject) +
+      " not_after=" + new Date(certificate.notAfterMs).toISOString() + " days_left=" + daysLeft.toString());
+  }
 
   createContext(context_id: u32): Context {
     return new CertAllowlistRequest(context_id, this);
@@ -159,6 +183,7 @@ export class CertAllowlistRequest extends Context {
 
     if (verdict.allowed) {
       increment_metric(root.metrics.allowed, 1);
+      if (policy.expiryWarningDays > 0) root.warnIfExpiring(policy, identity, verdict.rule, nowMs);
       if (root.identityHeader.byteLength > 0) {
         replace_header_map_value(HeaderMapTypeValues.RequestHeaders, root.identityHeader, String.UTF8.encode(verdict.rule));
       }

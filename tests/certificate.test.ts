@@ -43,6 +43,13 @@ const SANS = [
   'IP:2001:db8::1',
 ];
 
+function issueBy(ca: string, name: string, key: string, subject: string, serial: string): void {
+  writeFileSync(join(dir, `${name}.ext`), 'subjectAltName=DNS:x.example\n');
+  openssl(['req', '-new', '-key', key, '-out', `${name}.csr`, '-subj', subject, '-utf8']);
+  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-days', '30', '-out', `${name}.crt`, '-extfile', `${name}.ext`, '-set_serial', serial]);
+  certs[name] = certificateFacts(new X509Certificate(readFileSync(join(dir, `${name}.crt`))));
+}
+
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'cert-allowlist-cert-'));
   openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=ca']);
@@ -53,6 +60,10 @@ before(() => {
   issue('rsa-renewed', 'rsa.key', ['URI:spiffe://bank.example/client/1'], '2');
   issue('ecdsa', 'ec.key', ['email:one@bank.example', 'IP:192.168.1.7'], '3');
   issue('ed25519', 'ed.key', ['DNS:ed.bank.example'], '4');
+  // An issuer whose name needs every RFC 2253 escape, UTF-8 and a multi-valued RDN.
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'odd-ca.key', '-out', 'odd-ca.crt', '-days', '30', '-utf8',
+    '-subj', '/C=DE/O=Bänk\\, "Quote" <x>;y\\+z+OU=Zürich/CN=#Odd CA ']);
+  issueBy('odd-ca', 'high-serial', 'ec.key', '/CN=high', '0xfedcba98765432100123456789abcdef00112233');
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -106,6 +117,55 @@ describe('SPKI pins', () => {
     });
     assert.equal(request(gatewayXfcc(certs.ecdsa)).action, 'continued');
     assert.equal(request(gatewayXfcc({ ...certs.rsa, pem: certs.ecdsa.pem })).action, 'local_reply');
+  });
+});
+
+describe('serial and issuer', () => {
+  for (const name of ['rsa', 'ecdsa', 'ed25519', 'high-serial']) {
+    it(`equal openssl's and inspect's, and match: ${name}`, async () => {
+      const serial = openssl(['x509', '-in', `${name}.crt`, '-noout', '-serial']).trim().replace(/^serial=/, '');
+      const issuer = openssl(['x509', '-in', `${name}.crt`, '-noout', '-issuer', '-nameopt', 'RFC2253']).trim().replace(/^issuer=/, '');
+      assert.equal(certs[name].serial, serial, 'inspect agrees with openssl');
+      assert.equal(certs[name].issuer, issuer, 'inspect agrees with openssl');
+      const host = await filter({ deny: [{ name: 'revoked', serial, issuer }], allow: [{ name: 'anyone', issuer }] });
+      assert.equal(behindGateway(host, name), 'cert_allowlist_denied_by_rule');
+      const other = await filter({ deny: [{ name: 'revoked', serial: '01', issuer }], allow: [{ name: 'anyone', issuer }] });
+      assert.equal(behindGateway(other, name), 'anyone');
+    });
+  }
+  it('accept a serial written with colons and a leading 00 byte', async () => {
+    const issuer = certs['high-serial'].issuer;
+    const host = await filter({ allow: [{ name: 'by-serial', serial: `00:${certs['high-serial'].serial.match(/../g)!.join(':').toLowerCase()}`, issuer }] });
+    assert.equal(behindGateway(host, 'high-serial'), 'by-serial');
+  });
+  it('refuse a serial without its issuer', async () => {
+    const host = await EnvoyHost.load(MODULE, { canary: false });
+    assert.equal(host.configure(JSON.stringify({ allow: [{ name: 'a', serial: '0A' }] })), false);
+    assert.match(host.logsAtLeast('error')[0].message, /allow\[0\]\.serial: needs issuer too/);
+  });
+});
+
+describe('expiry warnings', () => {
+  it('count allowed requests whose certificate expires within the window, and warn once per certificate per hour', async () => {
+    const host = await filter({ expiryWarningDays: 60, allow: [{ name: 'anyone', issuer: certs.rsa.issuer }] });
+    const warnings = () => host.logs.filter((l) => l.message.startsWith('cert-allowlist: certificate expiring'));
+    host.setTime(new Date());
+    behindGateway(host, 'rsa');
+    behindGateway(host, 'rsa');
+    behindGateway(host, 'ecdsa');
+    assert.equal(host.metric('cert_allowlist.expiring'), 3n);
+    assert.equal(warnings().length, 2, 'one per certificate');
+    const notAfter = new Date(openssl(['x509', '-in', 'rsa.crt', '-noout', '-enddate']).trim().replace(/^notAfter=/, '')).toISOString();
+    assert.match(warnings()[0].message, new RegExp(`rule="anyone" sha256=${certs.rsa.sha256} subject="CN=rsa" not_after=${notAfter.replaceAll('.', '\\.')} days_left=(29|30)$`));
+    host.setTime(new Date(Date.now() + 2 * 3_600_000));
+    behindGateway(host, 'rsa');
+    assert.equal(warnings().length, 3, 'again after an hour');
+    assert.equal(warnings()[0].level, 'warn');
+  });
+  it('stay quiet outside the window', async () => {
+    const host = await filter({ expiryWarningDays: 10, allow: [{ name: 'anyone', issuer: certs.rsa.issuer }] });
+    behindGateway(host, 'rsa');
+    assert.equal(host.metric('cert_allowlist.expiring'), 0n);
   });
 });
 

@@ -123,6 +123,20 @@ describe('end to end', () => {
     await target.applyConfig(DEFAULT_CONFIG);
     await until(async () => (await get('/hello', as('denied'))).status === 403, 'the default configuration is back');
   });
+  it('pins a client by its public key (SPKI) read from the certificate the gateway forwards', async () => {
+    const spki = JSON.parse(await (async () => {
+      let out = '';
+      await cli(['inspect', '--json', target.pki.cert('denied')], { out: (t) => void (out += t), err: () => {} });
+      return out;
+    })())[0].spkiSha256;
+    const config = JSON.parse(DEFAULT_CONFIG);
+    config.allow.push({ name: 'pinned-partner', spki });
+    await target.applyConfig(JSON.stringify(config));
+    await until(async () => (await get('/hello', as('denied'))).status === 200, 'the SPKI pin allows the partner');
+    assert.equal(echoed(await get('/hello', as('denied'))).headers['x-client-identity'], 'pinned-partner');
+    await target.applyConfig(DEFAULT_CONFIG);
+    await until(async () => (await get('/hello', as('denied'))).status === 403, 'the default configuration is back');
+  });
   it('agrees with `cert-allowlist explain` on every demo client and path', async () => {
     const config = `${target.pki.dir}/../e2e-explain.json`;
     writeFileSync(config, DEFAULT_CONFIG);

@@ -8,8 +8,8 @@ import { IdentitySource, Mode } from "../policy/policy";
 const NOW: i64 = 1795000000000; // 2026-11-18
 const SHA = "8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7";
 const OTHER = "0000000000000000000000000000000000000000000000000000000000000001";
-const MATCHERS = "sha256, uriSan, uriSanPrefix, dnsSan, subject, cn, spki, emailSan, ipSan";
-const RULE_FIELDS = "name, sha256, uriSan, uriSanPrefix, dnsSan, subject, cn, spki, emailSan, ipSan, hosts, paths, notBefore, notAfter, comment";
+const MATCHERS = "sha256, uriSan, uriSanPrefix, dnsSan, subject, cn, spki, emailSan, ipSan, serial, issuer";
+const RULE_FIELDS = "name, sha256, uriSan, uriSanPrefix, dnsSan, subject, cn, spki, emailSan, ipSan, serial, issuer, hosts, paths, notBefore, notAfter, comment";
 const EX = '{"allow": [{"name": "acme-batch", "sha256": "<64 hex digits>"}]}';
 
 function errorOf(text: string): string {
@@ -41,11 +41,11 @@ describe("configuration errors name the JSON path and the problem", () => {
   });
   it("rejects an unknown top-level field", () => {
     expect(errorOf('{"allow": [], "alow": []}')).toBe(
-      "alow: unknown field; expected one of: mode, identitySource, trustedProxies, hosts, allow, deny, identityHeader, denyResponse, selfTests");
+      "alow: unknown field; expected one of: mode, identitySource, trustedProxies, hosts, allow, deny, identityHeader, denyResponse, selfTests, expiryWarningDays");
   });
   it("quotes an unknown field whose name is not a plain word", () => {
     expect(errorOf('{"allow": [], "a b\\n": 1}')).toBe(
-      '["a b\\u000a"]: unknown field; expected one of: mode, identitySource, trustedProxies, hosts, allow, deny, identityHeader, denyResponse, selfTests');
+      '["a b\\u000a"]: unknown field; expected one of: mode, identitySource, trustedProxies, hosts, allow, deny, identityHeader, denyResponse, selfTests, expiryWarningDays');
   });
   it("rejects a missing allow list", () => {
     expect(errorOf("{}")).toBe("allow: required; expected a list of rules such as " + EX);

@@ -2,7 +2,8 @@
 // malformed, never a trap.
 import { hexDigit } from "../text";
 
-// Percent-decodes (and turns '+' into a space, as URL-encoded forms do) into bytes.
+// Percent-decodes into bytes. A '+' stays a '+': base64 uses it, and whether a proxy escaped it or
+// not, it must reach the base64 decoder unchanged.
 export function urlDecode(text: string): Uint8Array | null {
   let source = String.UTF8.encode(text);
   let bytes = Uint8Array.wrap(source);
@@ -18,7 +19,7 @@ export function urlDecode(text: string): Uint8Array | null {
       out[size++] = <u8>((hi << 4) | lo);
       i += 2;
     } else {
-      out[size++] = c == 0x2b ? 0x20 : c;
+      out[size++] = c;
     }
   }
   return out.subarray(0, size);

@@ -13,7 +13,7 @@ import { DenyResponse, IdentitySource, Mode, Policy } from "../policy/policy";
 import { Matcher, Rule } from "../policy/rule";
 import { RuleList } from "../policy/rule-list";
 import { decide, reasonName } from "../policy/decide";
-import { asciiLower, parseIpAddress } from "../text";
+import { asciiLower, hexDigit, parseIpAddress } from "../text";
 import { base64Decode } from "../cert/pem";
 
 export class ConfigResult {
@@ -22,10 +22,10 @@ export class ConfigResult {
 }
 
 const TOP_LEVEL_FIELDS: string[] = [
-  "mode", "identitySource", "trustedProxies", "hosts", "allow", "deny", "identityHeader", "denyResponse", "selfTests",
+  "mode", "identitySource", "trustedProxies", "hosts", "allow", "deny", "identityHeader", "denyResponse", "selfTests", "expiryWarningDays",
 ];
-const MATCHER_FIELDS: string[] = ["sha256", "uriSan", "uriSanPrefix", "dnsSan", "subject", "cn", "spki", "emailSan", "ipSan"];
-const RULE_FIELDS: string[] = ["name", "sha256", "uriSan", "uriSanPrefix", "dnsSan", "subject", "cn", "spki", "emailSan", "ipSan", "hosts", "paths", "notBefore", "notAfter", "comment"];
+const MATCHER_FIELDS: string[] = ["sha256", "uriSan", "uriSanPrefix", "dnsSan", "subject", "cn", "spki", "emailSan", "ipSan", "serial", "issuer"];
+const RULE_FIELDS: string[] = ["name", "sha256", "uriSan", "uriSanPrefix", "dnsSan", "subject", "cn", "spki", "emailSan", "ipSan", "serial", "issuer", "hosts", "paths", "notBefore", "notAfter", "comment"];
 const DENY_RESPONSE_FIELDS: string[] = ["status", "body", "contentType", "includeReason"];
 const SELF_TEST_FIELDS: string[] = ["name", "request", "expect"];
 const SELF_TEST_REQUEST_FIELDS: string[] = ["sha256", "uriSans", "dnsSans", "subject", "host", "path", "at"];
@@ -306,10 +306,15 @@ class Parser {
       let address = parseIpAddress(text);
       if (address === null) this.fail("expected an IPv4 or IPv6 address, got " + quote(text));
       else matcher.ipSan = address;
-    }
+    } else if (index == 9 && text !== null) {
+      let serial = normaliseSerial(text);
+      if (serial === null) this.fail("expected the serial number in hex (colons allowed), got " + quote(text));
+      else matcher.serial = serial;
+    } else if (index == 10) matcher.issuer = text;
   }
 
   requireMatcher(matcher: Matcher): bool {
+    if (matcher.serial !== null && matcher.issuer === null) return this.failAt("serial", "needs issuer too: serial numbers are unique only per issuer");
     if (matcher.digest !== null || matcher.uriSan !== null || matcher.uriSanPrefix !== null || matcher.dnsSan !== null ||
         matcher.subject !== null || matcher.cn !== null || matcher.usesCertificate) {
       return true;
@@ -400,19 +405,19 @@ class Parser {
           }
           if (nameLength == 0) this.fail("must not be empty");
         }
-      } else if (index <= 9) {
+      } else if (index <= 11) {
         this.matcherField(rule.matcher, index - 1);
         if (index > 1) scoped = true;
-      } else if (index == 10) {
+      } else if (index == 12) {
         rule.hosts = this.hostPatterns();
         scoped = true;
-      } else if (index == 11) {
+      } else if (index == 13) {
         rule.paths = this.pathPrefixes();
         scoped = true;
-      } else if (index == 12) {
+      } else if (index == 14) {
         rule.notBefore = this.instant();
         scoped = true;
-      } else if (index == 13) {
+      } else if (index == 15) {
         rule.notAfter = this.instant();
         scoped = true;
       } else {
@@ -486,6 +491,18 @@ class Parser {
       this.leave();
       if (this.failed) return;
     }
+  }
+
+  expiryWarningDays(): i32 {
+    let kind = this.reader.kind();
+    if (kind != JsonKind.Number) {
+      if (kind == JsonKind.Invalid) this.reader.failUnexpected();
+      else this.fail("expected a whole number of days from 1 to 3650, got " + kindName(kind));
+      return 0;
+    }
+    let days = this.reader.readNumber();
+    if (!this.failed && (days != Math.floor(days) || days < 1 || days > 3650)) this.fail("expected a whole number of days from 1 to 3650, got " + formatNumber(days));
+    return this.failed ? 0 : <i32>days;
   }
 
   identityHeader(): string {
@@ -603,6 +620,22 @@ class Parser {
   }
 }
 
+// A serial number as `openssl x509 -serial` prints it: uppercase hex, no colons, no leading 00 byte.
+function normaliseSerial(text: string): string | null {
+  let digits = new Array<string>();
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c == 0x3a) continue;
+    if (hexDigit(c) < 0) return null;
+    digits.push(String.fromCharCode(c >= 0x61 ? c - 0x20 : c));
+  }
+  let hex = digits.join("");
+  if (hex.length == 0) return null;
+  if (hex.length & 1) hex = "0" + hex;
+  while (hex.length > 2 && hex.startsWith("00")) hex = hex.substring(2);
+  return hex;
+}
+
 // How many items the top-level allow and deny lists hold, by a quick pass that builds nothing, so
 // the lists can be sized once. Any problem is left for the real pass to report.
 function countRules(bytes: ArrayBuffer): StaticArray<i32> {
@@ -679,8 +712,10 @@ function build(parser: Parser, policy: Policy): Policy {
       policy.identityHeader = parser.identityHeader();
     } else if (index == 7) {
       parser.denyResponse(policy.denyResponse);
-    } else {
+    } else if (index == 8) {
       parser.selfTestList();
+    } else {
+      policy.expiryWarningDays = parser.expiryWarningDays();
     }
     parser.leave();
     if (parser.failed) return policy;
@@ -697,6 +732,11 @@ function build(parser: Parser, policy: Policy): Policy {
 // Works out once what the request path must read, so a request reads nothing the rules ignore.
 function derive(policy: Policy): void {
   policy.needsHost = policy.hosts !== null;
+  // Expiry warnings read the certificate's notAfter, at the request's time.
+  if (policy.expiryWarningDays > 0) {
+    policy.needsCertificate = true;
+    policy.needsClock = true;
+  }
   let lists = [policy.allow, policy.deny];
   for (let l = 0; l < lists.length; l++) {
     let list = lists[l];

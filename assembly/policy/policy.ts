@@ -32,6 +32,8 @@ export class Policy {
   // Lower case; "" when no identity header is set.
   identityHeader: string = "";
   denyResponse: DenyResponse = new DenyResponse();
+  // Warn about an allowed certificate this many days before it expires; 0: never.
+  expiryWarningDays: i32 = 0;
 
   // What the request path must read from the host, worked out once from the rules.
   needsHost: bool = false;

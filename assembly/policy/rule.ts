@@ -19,9 +19,11 @@ export class Matcher {
   spki: string | null = null;
   emailSan: string | null = null;
   ipSan: Uint8Array | null = null;
+  serial: string | null = null;
+  issuer: string | null = null;
 
   get usesCertificate(): bool {
-    return this.spki !== null || this.emailSan !== null || this.ipSan !== null;
+    return this.spki !== null || this.emailSan !== null || this.ipSan !== null || this.serial !== null || this.issuer !== null;
   }
 
   get usesSans(): bool {
@@ -44,6 +46,8 @@ export class Matcher {
     copy.spki = this.spki;
     copy.emailSan = this.emailSan;
     copy.ipSan = this.ipSan;
+    copy.serial = this.serial;
+    copy.issuer = this.issuer;
     return copy;
   }
 
@@ -82,6 +86,10 @@ export class Matcher {
       if (email !== null && !certificate.emailSans.includes(email)) return false;
       let ip = this.ipSan;
       if (ip !== null && !anySameBytes(certificate.ipSans, ip)) return false;
+      let serial = this.serial;
+      if (serial !== null && certificate.serial != serial) return false;
+      let issuer = this.issuer;
+      if (issuer !== null && certificate.issuer != issuer) return false;
     }
     return true;
   }
@@ -132,6 +140,8 @@ export class Rule {
     m.spki = null;
     m.emailSan = null;
     m.ipSan = null;
+    m.serial = null;
+    m.issuer = null;
     this.hosts = null;
     this.paths = null;
     this.notBefore = NO_START;
