@@ -170,8 +170,8 @@ export class CertAllowlistRequest extends Context {
         facts.uriSan = text(get_property_bytes(URI_SAN_PATH));
         facts.dnsSan = text(get_property_bytes(DNS_SAN_PATH));
       }
-      if (policy.needsCertificate && facts.digestHex !== null) facts.peerCertificate = text(get_property_bytes(PEER_CERTIFICATE_PATH));
-      if ((policy.needsSans || (policy.needsCertificate && facts.peerCertificate === null)) && facts.digestHex !== null) {
+      if ((policy.needsCertificate || policy.needsSans) && facts.digestHex !== null) facts.peerCertificate = text(get_property_bytes(PEER_CERTIFICATE_PATH));
+      if ((policy.needsSans || policy.needsCertificate) && facts.peerCertificate === null && facts.digestHex !== null) {
         facts.xfcc = text(get_property_bytes(XFCC_PATH));
       }
     }

@@ -193,6 +193,14 @@ describe('SANs read from the certificate', () => {
     assert.equal(behindGateway(mail, 'rsa'), 'last-email');
     assert.equal(behindGateway(mail, 'ecdsa'), 'cert_allowlist_not_allowed');
   });
+  it('include every URI and DNS SAN when Envoy provides peer_certificate, without XFCC', async () => {
+    const host = await filter({ allow: [{ name: 'twentieth', uriSan: 'spiffe://bank.example/client/20', dnsSan: 'c20.bank.example' }] }, { peerCertificateAttribute: true });
+    const c = certs.rsa;
+    const outcome = host.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, dnsSans: c.dnsSans, pem: c.pem }) });
+    assert.equal(outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1], 'twentieth');
+    const older = await filter({ allow: [{ name: 'twentieth', uriSan: 'spiffe://bank.example/client/20' }] });
+    assert.equal(older.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, pem: c.pem }) }).action, 'local_reply', 'only the first SAN without XFCC or peer_certificate');
+  });
   it('refuse an ipSan that is not an address and an spki that is not a key hash', async () => {
     const host = await EnvoyHost.load(MODULE, { canary: false });
     assert.equal(host.configure(JSON.stringify({ allow: [{ name: 'a', ipSan: '10.0.0.256' }] })), false);

@@ -123,7 +123,7 @@ function ownElement(elements: XfccElement[] | null, digest: StaticArray<u64>): X
 
 // `connection` mode: the gateway terminated the client's TLS. The connection's attributes carry
 // only the first URI/DNS SAN; XFCC completes the lists only when it describes this connection.
-export function connectionIdentity(facts: ConnectionFacts): IdentityResult {
+export function connectionIdentity(facts: ConnectionFacts, sansFromCertificate: bool = false): IdentityResult {
   let digest = connectionDigest(facts);
   if (digest === null) return IdentityResult.failed(IdentityFailure.NoClientCertificate);
   let identity = new Identity();
@@ -135,6 +135,15 @@ export function connectionIdentity(facts: ConnectionFacts): IdentityResult {
   let dns = facts.dnsSan;
   if (dns !== null && dns.length > 0) identity.dnsSans.push(dns);
   identity.pem = facts.peerCertificate;
+  // Envoy's own peer_certificate (newer Envoy) has every SAN: the most direct source when present.
+  if (sansFromCertificate && identity.pem !== null) {
+    let certificate = identity.certificate;
+    if (certificate !== null) {
+      identity.uriSans = certificate.uriSans;
+      identity.dnsSans = certificate.dnsSans;
+      return IdentityResult.of(identity);
+    }
+  }
   let xfcc = facts.xfcc;
   if (xfcc !== null && xfcc.length > 0) {
     let own = ownElement(parseXfcc(xfcc), digest);

@@ -64,7 +64,7 @@ export class Verdict {
 
 // The client's identity under the policy's identity source.
 export function establish(policy: Policy, facts: ConnectionFacts): IdentityResult {
-  if (policy.source == IdentitySource.Connection) return connectionIdentity(facts);
+  if (policy.source == IdentitySource.Connection) return connectionIdentity(facts, policy.needsSans);
   let chain = xfccChain(facts);
   if (chain.failure != IdentityFailure.None) return IdentityResult.failed(chain.failure);
   // Walk back from our own proxy's element past every trusted proxy: the first other is the client.
