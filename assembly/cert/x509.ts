@@ -4,6 +4,7 @@
 import { sha256 } from "./sha256";
 import { base64Encode } from "./pem";
 import { hexUpper } from "../text";
+import { daysFromCivil } from "../config/rfc3339";
 
 class Tlv {
   constructor(public tag: i32, public start: i32, public end: i32, public headerStart: i32) {}
@@ -156,14 +157,7 @@ function time(der: Uint8Array, item: Tlv): i64 {
   if (year < 0 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60 || der[item.end - 1] != 0x5a) {
     return i64.MIN_VALUE;
   }
-  // Days from civil (proleptic Gregorian), as in config/rfc3339.ts.
-  let y = <i64>(month <= 2 ? year - 1 : year);
-  let era = (y >= 0 ? y : y - 399) / 400;
-  let yoe = y - era * 400;
-  let m = <i64>month;
-  let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + <i64>day - 1;
-  let days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-  return ((days * 24 + <i64>hour) * 60 + <i64>minute) * 60000 + <i64>second * 1000;
+  return ((daysFromCivil(year, month, day) * 24 + <i64>hour) * 60 + <i64>minute) * 60000 + <i64>second * 1000;
 }
 
 function digitsAt(der: Uint8Array, at: i32, count: i32): i32 {

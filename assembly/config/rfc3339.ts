@@ -26,7 +26,7 @@ function daysInMonth(year: i32, month: i32): i32 {
 }
 
 // Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-function daysFromCivil(year: i32, month: i32, day: i32): i64 {
+export function daysFromCivil(year: i32, month: i32, day: i32): i64 {
   let y = <i64>(month <= 2 ? year - 1 : year);
   let era = (y >= 0 ? y : y - 399) / 400;
   let yoe = y - era * 400;
