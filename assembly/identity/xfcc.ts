@@ -20,7 +20,17 @@ export class XfccElement {
 
 class Reader {
   at: i32 = 0;
-  constructor(public text: string) {}
+  private base: usize;
+
+  constructor(public text: string) {
+    this.base = changetype<usize>(text);
+  }
+
+  // The UTF-16 unit at `i` (callers keep i < text.length): a header can be long, and this is the
+  // loop it is scanned in.
+  unit(i: i32): i32 {
+    return <i32>load<u16>(this.base + (<usize>i << 1));
+  }
 
   skipSpace(): void {
     while (this.at < this.text.length) {
@@ -36,8 +46,9 @@ class Reader {
     if (this.at < text.length && text.charCodeAt(this.at) == 0x22) {
       this.at++;
       let start = this.at;
-      while (this.at < text.length) {
-        let c = text.charCodeAt(this.at);
+      let end = text.length;
+      while (this.at < end) {
+        let c = this.unit(this.at);
         if (c == 0x22) {
           let value = text.substring(start, this.at);
           this.at++;
@@ -61,8 +72,9 @@ class Reader {
       return null; // unterminated quote
     }
     let start = this.at;
-    while (this.at < text.length) {
-      let c = text.charCodeAt(this.at);
+    let end = text.length;
+    while (this.at < end) {
+      let c = this.unit(this.at);
       if (c == 0x3b || c == 0x2c) break;
       this.at++;
     }
@@ -80,7 +92,7 @@ export function parseXfcc(header: string): XfccElement[] | null {
     reader.skipSpace();
     let keyStart = reader.at;
     while (reader.at < header.length) {
-      let c = header.charCodeAt(reader.at);
+      let c = reader.unit(reader.at);
       if (c == 0x3d || c == 0x3b || c == 0x2c || c == 0x22) break;
       reader.at++;
     }
