@@ -110,7 +110,7 @@ export class JsonReader {
   // Moves to the next field of the object being read: true with `key` set and the reader on the
   // value; false at the closing brace (consumed) or on an error (see `failed`). A key spelled
   // exactly like one of `names` is that very string (no allocation per key).
-  nextField(first: bool, names: string[] | null = null): bool {
+  nextField(first: bool, names: string[] | null = null, decodeKey: bool = true): bool {
     let c = this.skipSpace();
     if (c == 0x7d) {
       this.pos++;
@@ -127,6 +127,9 @@ export class JsonReader {
     let known = this.knownKey(names);
     if (known !== null) {
       this.key = known;
+    } else if (!decodeKey) {
+      if (!this.skipString()) return false;
+      this.key = "";
     } else {
       let key = this.readString();
       if (key === null) return false;
@@ -276,6 +279,32 @@ export class JsonReader {
     return null;
   }
 
+  // Checks and passes a string without decoding it (no allocation).
+  private skipString(): bool {
+    this.pos++;
+    while (this.pos < this.size) {
+      let c = <i32>load<u8>(this.base + <usize>this.pos);
+      if (c == 0x22) {
+        this.pos++;
+        return true;
+      }
+      if (c < 0x20) return this.failAt(this.pos, "control character U+" + hexUpper(c, 4) + " in a string");
+      if (c == 0x5c) {
+        let escape = this.byte(this.pos + 1);
+        if (escape == 0x75) {
+          if (this.hex4(this.pos + 2) < 0) return this.failAt(this.pos, "invalid \\u escape");
+          this.pos += 4;
+        } else if (escape != 0x22 && escape != 0x5c && escape != 0x2f && escape != 0x62 && escape != 0x66 && escape != 0x6e && escape != 0x72 && escape != 0x74) {
+          return this.failAt(this.pos, "invalid escape in a string");
+        }
+        this.pos += 2;
+        continue;
+      }
+      this.pos++;
+    }
+    return this.failAt(this.pos, "unterminated string");
+  }
+
   private hex4(at: i32): i32 {
     if (this.size - at < 4) return -1;
     let unit = 0;
@@ -391,12 +420,13 @@ export class JsonReader {
     return this.literal("null") || this.failUnexpected();
   }
 
-  // Skips one value of any kind (used to check a whole document's syntax).
+  // Skips one value of any kind without building anything (used to check a document's syntax, and
+  // to count rules before reading them).
   skipValue(): bool {
     let kind = this.kind();
     if (kind == JsonKind.Object) {
       if (!this.beginObject()) return false;
-      for (let first = true; this.nextField(first); first = false) {
+      for (let first = true; this.nextField(first, null, false); first = false) {
         if (!this.skipValue()) return false;
       }
       return !this.failed;
@@ -408,7 +438,7 @@ export class JsonReader {
       }
       return !this.failed;
     }
-    if (kind == JsonKind.String) return this.readString() !== null;
+    if (kind == JsonKind.String) return this.skipString();
     if (kind == JsonKind.Number) return !isNaN(this.readNumber());
     if (kind == JsonKind.Bool) {
       this.readBool();

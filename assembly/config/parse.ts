@@ -636,27 +636,6 @@ function normaliseSerial(text: string): string | null {
   return hex;
 }
 
-// How many items the top-level allow and deny lists hold, by a quick pass that builds nothing, so
-// the lists can be sized once. Any problem is left for the real pass to report.
-function countRules(bytes: ArrayBuffer): StaticArray<i32> {
-  let counts = new StaticArray<i32>(2);
-  let reader = new JsonReader(bytes);
-  if (reader.kind() != JsonKind.Object || !reader.beginObject()) return counts;
-  for (let first = true; reader.nextField(first, TOP_LEVEL_FIELDS); first = false) {
-    let list = reader.key == "allow" ? 0 : reader.key == "deny" ? 1 : -1;
-    if (list >= 0 && reader.kind() == JsonKind.Array && reader.beginArray()) {
-      for (let firstItem = true; reader.nextItem(firstItem); firstItem = false) {
-        if (!reader.skipValue()) return counts;
-        counts[list]++;
-      }
-    } else if (!reader.skipValue()) {
-      return counts;
-    }
-    if (reader.failed) return counts;
-  }
-  return counts;
-}
-
 export function parseConfig(bytes: ArrayBuffer, nowMs: i64): ConfigResult {
   let result = new ConfigResult();
   if (isBlank(bytes)) {
@@ -664,10 +643,7 @@ export function parseConfig(bytes: ArrayBuffer, nowMs: i64): ConfigResult {
     return result;
   }
   let parser = new Parser(bytes);
-  let counts = countRules(bytes);
   let policy = new Policy();
-  policy.allow = new RuleList(counts[0]);
-  policy.deny = new RuleList(counts[1]);
   build(parser, policy);
   if (!parser.failed) runSelfTests(parser, policy, nowMs);
   if (parser.failed) {

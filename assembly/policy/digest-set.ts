@@ -5,8 +5,8 @@ import { DIGEST_WORDS } from "../identity/sha256";
 
 const EMPTY: i32 = -1;
 
-// Enough slots for `count` digests at a load of at most 3/4 — not rounded to a power of two, so a
-// list sized in advance wastes nothing.
+// Enough slots for `count` digests at a load of at most 3/4 (any table size: Lemire's reduction
+// below needs no power of two).
 function slotsFor(count: i32): u32 {
   return <u32>max<i64>(8, (<i64>count * 4 + 2) / 3 + 1);
 }

@@ -8,14 +8,7 @@ export class NameTable {
   private bytes: StaticArray<u8> = new StaticArray<u8>(256);
   private used: i32 = 0;
   private starts: i32[] = [];
-  private slots: StaticArray<i32>;
-
-  // `expected` names fit without growing the index.
-  constructor(expected: i32 = 0) {
-    let size = 16;
-    while (size < expected * 2) size <<= 1;
-    this.slots = NameTable.emptySlots(size);
-  }
+  private slots: StaticArray<i32> = NameTable.emptySlots(16);
 
   private static emptySlots(size: i32): StaticArray<i32> {
     let slots = new StaticArray<i32>(size);

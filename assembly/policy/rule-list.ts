@@ -9,26 +9,13 @@ import { Rule } from "./rule";
 
 export class RuleList {
   // null: a plain fingerprint rule, matched by the index alone.
-  private rules: Array<Rule | null>;
-  private names: NameTable;
-  private next: i32[];
+  private rules: Array<Rule | null> = [];
+  private names: NameTable = new NameTable();
+  private next: i32[] = [];
   private unindexed: i32[] = [];
-  private digests: DigestSet;
+  private digests: DigestSet = new DigestSet();
   // Per digest, the last rule of its chain (build time only).
   private tails: Map<i32, i32> | null = null;
-
-  // `expected` rules fit without any table growing (more may still be added).
-  constructor(expected: i32 = 0) {
-    let rules = new Array<Rule | null>(expected);
-    let next = new Array<i32>(expected);
-    this.names = new NameTable(expected);
-    this.digests = new DigestSet(expected);
-    this.rules = rules;
-    this.next = next;
-    // Capacity stays; the lists fill from the start.
-    rules.length = 0;
-    next.length = 0;
-  }
 
   get length(): i32 {
     return this.rules.length;
