@@ -9,7 +9,7 @@ import {
   RootContext,
   log,
 } from "@solo-io/proxy-runtime/assembly";
-import { proxy_send_local_response } from "@solo-io/proxy-runtime/assembly/imports";
+import { proxy_log, proxy_send_local_response } from "@solo-io/proxy-runtime/assembly/imports";
 import {
   BufferTypeValues,
   HeaderMapTypeValues,
@@ -28,7 +28,7 @@ import {
 import { parseConfig } from "./config/parse";
 import { ConnectionFacts, IdentityResult } from "./identity/identity";
 import { DENY_REASONS, Reason, decide, establish, reasonName } from "./policy/decide";
-import { DenyFacts, denyLine, logValue } from "./policy/deny-log";
+import { LineWriter, logValue, writeDenyLine } from "./policy/deny-log";
 import { normaliseHost } from "./policy/host";
 import { normalisePath } from "./policy/path";
 import { IdentitySource, Mode, Policy } from "./policy/policy";
@@ -48,6 +48,7 @@ const REASON_HEADER = String.UTF8.encode("x-cert-allowlist-reason");
 const CONTENT_TYPE = String.UTF8.encode("content-type");
 const DETAILS_PREFIX = "cert_allowlist_";
 const NS_PER_MS: u64 = 1_000_000;
+const EMPTY = new ArrayBuffer(0);
 const MS_PER_HOUR: i64 = 3_600_000;
 const MS_PER_DAY: i64 = 86_400_000;
 const MAX_EXPIRY_WARNINGS: i32 = 1024;
@@ -90,6 +91,8 @@ export class CertAllowlistRoot extends RootContext {
   denyBody: ArrayBuffer = new ArrayBuffer(0);
   // Per reason, the reply's details and header pairs, encoded once per configuration.
   replies: DenyReply[] = [];
+  // The deny line is written here, reused by every denied request.
+  line: LineWriter = new LineWriter();
   // When each expiring certificate (by digest) was last warned about; bounded, cleared when full.
   expiryWarned: Map<string, i64> = new Map();
 
@@ -193,38 +196,33 @@ export class CertAllowlistRequest extends Context {
     let dryRun = policy.mode == Mode.DryRun;
     increment_metric(dryRun ? root.metrics.dryRunDenied : root.metrics.denied, 1);
     increment_metric(root.metrics.deniedBy[<i32>verdict.reason], 1);
-    log(LogLevelValues.info, denyLine(this.denyFacts(policy, identity, facts, verdict.reason, verdict.rule, rawPath)));
+    this.logDenial(root, policy, identity, facts, verdict.reason, verdict.rule, rawPath);
     if (dryRun) return FilterHeadersStatusValues.Continue;
     return this.reply(root, <i32>verdict.reason, policy.denyResponse.status);
   }
 
-  // What the deny line says; reads from the host only what the decision did not already need.
-  private denyFacts(policy: Policy, result: IdentityResult, facts: ConnectionFacts, reason: Reason, rule: string, rawPath: ArrayBuffer): DenyFacts {
-    let line = new DenyFacts();
-    line.reason = reasonName(reason);
-    line.rule = rule;
-    line.mode = policy.mode == Mode.DryRun ? "dry-run" : "enforce";
+  // The deny line; reads from the host only what the decision did not already need.
+  private logDenial(root: CertAllowlistRoot, policy: Policy, result: IdentityResult, facts: ConnectionFacts, reason: Reason, rule: string, rawPath: ArrayBuffer): void {
     let identity = result.identity;
+    let sha256 = "";
+    let uriSan = EMPTY;
+    let subject = EMPTY;
     if (identity !== null) {
-      line.sha256 = identity.digestHex;
-      if (identity.uriSans.length > 0) line.uriSan = identity.uriSans[0];
-      line.subject = identity.subject;
-      if (policy.source == IdentitySource.Connection && !policy.needsSans) {
-        let uri = text(get_property_bytes(URI_SAN_PATH));
-        if (uri !== null) line.uriSan = uri;
-      }
-      if (policy.source == IdentitySource.Connection && !policy.needsSubject) {
-        let subject = text(get_property_bytes(SUBJECT_PATH));
-        if (subject !== null) line.subject = subject;
-      }
+      sha256 = identity.digestHex;
+      let fromConnection = policy.source == IdentitySource.Connection;
+      let uri = fromConnection && !policy.needsSans ? get_property_bytes(URI_SAN_PATH) : null;
+      uriSan = uri !== null ? uri : identity.uriSans.length > 0 ? String.UTF8.encode(identity.uriSans[0]) : EMPTY;
+      let subjectBytes = fromConnection && !policy.needsSubject ? get_property_bytes(SUBJECT_PATH) : null;
+      subject = subjectBytes !== null ? subjectBytes : String.UTF8.encode(identity.subject);
     } else {
       let digest = text(facts.digestHex);
-      if (digest !== null) line.sha256 = digest;
+      if (digest !== null) sha256 = digest;
     }
-    line.host = String.UTF8.decode(get_header_map_value(HeaderMapTypeValues.RequestHeaders, AUTHORITY));
+    let host = get_header_map_value(HeaderMapTypeValues.RequestHeaders, AUTHORITY);
     if (!policy.needsPath) rawPath = get_header_map_value(HeaderMapTypeValues.RequestHeaders, PATH);
-    line.path = String.UTF8.decode(rawPath);
-    return line;
+    let line = root.line;
+    writeDenyLine(line, reasonName(reason), String.UTF8.encode(rule), sha256, uriSan, subject, host, rawPath, policy.mode == Mode.DryRun ? "dry-run" : "enforce");
+    proxy_log(LogLevelValues.info, line.ptr, line.size);
   }
 
   // The reply is sent by Envoy after this callback returns; the stop status keeps the request
