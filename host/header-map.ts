@@ -6,7 +6,26 @@ export type Header = [string, string];
 /** A header as a test or proxy hands it in: the value as text (UTF-8) or as raw bytes. */
 export type RawHeader = [string, string | Uint8Array];
 
-const lower = (key: Buffer | string): Buffer => Buffer.from(key.toString('latin1').toLowerCase(), 'latin1');
+// Envoy lower-cases header names ASCII-only (absl::AsciiStrToLower); other bytes stay as they are.
+function lower(key: Buffer | string): Buffer {
+  const bytes = typeof key === 'string' ? Buffer.from(key, 'latin1') : Buffer.from(key);
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b >= 0x41 && b <= 0x5a) bytes[i] = b | 0x20;
+  }
+  return bytes;
+}
+
+// Whether a stored (lower-case) name equals `key` once `key` is ASCII lower-cased.
+function sameName(stored: Buffer, key: Buffer | string): boolean {
+  if (stored.length !== key.length) return false;
+  for (let i = 0; i < stored.length; i++) {
+    let b = typeof key === 'string' ? key.charCodeAt(i) & 0xff : key[i];
+    if (b >= 0x41 && b <= 0x5a) b |= 0x20;
+    if (stored[i] !== b) return false;
+  }
+  return true;
+}
 
 export class HeaderMap {
   pairs: BytePair[];
@@ -24,9 +43,17 @@ export class HeaderMap {
   }
 
   // The first value only: Envoy does not join repeated headers for proxy_get_header_map_value.
+  // Compared in place (stored keys are lower case): a lookup allocates nothing.
   get(key: Buffer | string): Buffer | undefined {
-    const wanted = lower(key);
-    return this.pairs.find(([k]) => k.equals(wanted))?.[1];
+    for (const [k, v] of this.pairs) if (sameName(k, key)) return v;
+    return undefined;
+  }
+
+  // Every value of a repeated header, in order.
+  getAll(key: Buffer | string): Buffer[] {
+    const values: Buffer[] = [];
+    for (const [k, v] of this.pairs) if (sameName(k, key)) values.push(v);
+    return values;
   }
 
   getString(key: string): string | undefined {
@@ -39,19 +66,19 @@ export class HeaderMap {
 
   // Sets a single value: the first entry keeps its place, the others go.
   replace(key: Buffer | string, value: Buffer | string): void {
-    const wanted = lower(key);
-    const first = this.pairs.findIndex(([k]) => k.equals(wanted));
+    const first = this.pairs.findIndex(([k]) => sameName(k, key));
     if (first < 0) {
-      this.add(wanted, value);
+      this.add(key, value);
       return;
     }
-    this.pairs[first] = [wanted, Buffer.from(value)];
-    this.pairs = this.pairs.filter(([k], i) => i === first || !k.equals(wanted));
+    this.pairs[first] = [this.pairs[first][0], Buffer.from(value)];
+    if (this.pairs.some(([k], i) => i > first && sameName(k, key))) {
+      this.pairs = this.pairs.filter(([k], i) => i <= first || !sameName(k, key));
+    }
   }
 
   remove(key: Buffer | string): void {
-    const wanted = lower(key);
-    this.pairs = this.pairs.filter(([k]) => !k.equals(wanted));
+    if (this.pairs.some(([k]) => sameName(k, key))) this.pairs = this.pairs.filter(([k]) => !sameName(k, key));
   }
 
   setAll(pairs: BytePair[]): void {

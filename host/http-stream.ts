@@ -222,8 +222,7 @@ export class HttpStream {
     const reply = state.localReply;
     if (reply) {
       // Sent after the callback returned; it then passes this filter's encode path like any response.
-      const view = localReplyResponse(reply, this.request);
-      const response = HeaderMap.fromStrings(view.headers);
+      const { view, headers: response } = localReplyResponse(reply, this.request);
       this.decided = {
         action: 'local_reply',
         response: view,
@@ -279,7 +278,7 @@ export class HttpStream {
 // How Envoy completes a filter's local reply (§6): `:status` first, the filter's headers appended,
 // content-length and a default content-type for a body, neither without one; gRPC requests get a
 // trailers-only reply; HEAD requests no body.
-function localReplyResponse(reply: LocalReply, request: HeaderMap): ResponseView {
+function localReplyResponse(reply: LocalReply, request: HeaderMap): { view: ResponseView; headers: HeaderMap } {
   const headers = new HeaderMap([[Buffer.from(':status'), Buffer.from(String(reply.status))]]);
   for (const [k, v] of reply.headers) headers.add(k, v);
   let body = reply.body.toString('utf8');
@@ -301,5 +300,6 @@ function localReplyResponse(reply: LocalReply, request: HeaderMap): ResponseView
     headers.remove('content-type');
   }
   if (request.getString(':method') === 'HEAD') body = '';
-  return { status, headers: headers.toStrings(), body, details: reply.details, local: true };
+  // The view's headers are filled in once the reply has passed the filter's encode path.
+  return { view: { status, headers: [], body, details: reply.details, local: true }, headers };
 }

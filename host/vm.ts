@@ -96,6 +96,7 @@ export class HostLoadError extends Error {}
 export type CallResult = { trapped: false; value: number } | { trapped: true; value: 0 };
 
 const WHITESPACE = /[ \t\f\v\n\r]/g;
+const COMMA = Buffer.from(',');
 
 export class WasmVm {
   failed = false;
@@ -169,7 +170,8 @@ export class WasmVm {
   call(exportName: string, args: number[], context: number, restriction: Set<string> | null = null): CallResult {
     const fn = this.exportsByName[exportName] as ((...a: number[]) => number | undefined) | undefined;
     if (this.failed || !fn) return { trapped: false, value: 0 };
-    const saved = { current: this.current, restriction: this.restriction };
+    const savedCurrent = this.current;
+    const savedRestriction = this.restriction;
     this.current = context;
     this.restriction = restriction;
     try {
@@ -183,8 +185,8 @@ export class WasmVm {
       this.fail(exportName, error as Error);
       return { trapped: true, value: 0 };
     } finally {
-      this.current = saved.current;
-      this.restriction = saved.restriction;
+      this.current = savedCurrent;
+      this.restriction = savedRestriction;
     }
   }
 
@@ -207,31 +209,56 @@ export class WasmVm {
 
   // ---- memory --------------------------------------------------------------------------------
 
-  // Views are made afresh on every access: a guest call may grow memory and detach old views.
-  private bytes(): Uint8Array {
-    return new Uint8Array(this.memory.buffer);
+  // A Buffer over linear memory, remade only when growth replaced the ArrayBuffer (a guest call
+  // may grow memory, which detaches every old view).
+  private view: Buffer = Buffer.alloc(0);
+
+  private bytes(): Buffer {
+    const buffer = this.memory.buffer;
+    if (this.view.buffer !== buffer) this.view = Buffer.from(buffer);
+    return this.view;
   }
 
+  private inBounds(ptr: number, size: number): boolean {
+    return ptr + size <= this.bytes().length;
+  }
+
+  /** A copy of guest bytes (the guest may reuse them once the call returns); null when out of bounds. */
   private read(ptr: number, size: number): Buffer | null {
     ptr >>>= 0;
     size >>>= 0;
-    const memory = this.bytes();
-    if (ptr + size > memory.length) return null;
-    return Buffer.from(memory.subarray(ptr, ptr + size));
+    if (!this.inBounds(ptr, size)) return null;
+    return Buffer.from(this.view.subarray(ptr, ptr + size));
+  }
+
+  /** Guest bytes in place, for a lookup that does not keep them; null when out of bounds. */
+  private peek(ptr: number, size: number): Buffer | null {
+    ptr >>>= 0;
+    size >>>= 0;
+    if (!this.inBounds(ptr, size)) return null;
+    return this.view.subarray(ptr, ptr + size);
+  }
+
+  /** Guest bytes decoded as UTF-8 without an intermediate copy; null when out of bounds. */
+  private readText(ptr: number, size: number): string | null {
+    ptr >>>= 0;
+    size >>>= 0;
+    if (!this.inBounds(ptr, size)) return null;
+    return this.view.toString('utf8', ptr, ptr + size);
   }
 
   private write(ptr: number, data: Uint8Array): boolean {
     ptr >>>= 0;
-    const memory = this.bytes();
-    if (ptr + data.length > memory.length) return false;
-    memory.set(data, ptr);
+    if (!this.inBounds(ptr, data.length)) return false;
+    this.view.set(data, ptr);
     return true;
   }
 
   private writeU32(ptr: number, value: number): boolean {
-    const out = Buffer.alloc(4);
-    out.writeUInt32LE(value >>> 0);
-    return this.write(ptr, out);
+    ptr >>>= 0;
+    if (!this.inBounds(ptr, 4)) return false;
+    this.view.writeUInt32LE(value >>> 0, ptr);
+    return true;
   }
 
   private writeU64(ptr: number, value: bigint): boolean {
@@ -240,16 +267,16 @@ export class WasmVm {
 
   /** Asks the guest for `size` bytes (malloc preferred over proxy_on_memory_allocate). */
   private allocate(size: number): number {
-    const allocator = this.has('malloc') ? 'malloc' : 'proxy_on_memory_allocate';
-    const fn = this.exportsByName[allocator] as (n: number) => number;
-    const saved = { current: this.current, restriction: this.restriction };
+    const fn = (this.has('malloc') ? this.exportsByName.malloc : this.exportsByName.proxy_on_memory_allocate) as (n: number) => number;
+    const savedCurrent = this.current;
+    const savedRestriction = this.restriction;
     this.current = 0;
     this.restriction = ALLOWED_DURING_ALLOCATION;
     try {
       return fn(size) >>> 0;
     } finally {
-      this.current = saved.current;
-      this.restriction = saved.restriction;
+      this.current = savedCurrent;
+      this.restriction = savedRestriction;
     }
   }
 
@@ -293,25 +320,27 @@ export class WasmVm {
 
   // ---- properties -----------------------------------------------------------------------------
 
-  private property(path: Buffer): PropertyAnswer {
+  private property(path: string): PropertyAnswer {
     if (path.length === 0) return notSerializable;
-    const tokens = path.toString('utf8').split('\0');
+    const tokens = path.split('\0');
     if (tokens.length > 1 && tokens[tokens.length - 1] === '') tokens.pop();
-    if (tokens.some((token) => token === '')) return notFound;
-    const [name, ...rest] = tokens;
+    if (tokens.includes('')) return notFound;
+    const name = tokens[0];
+    const rest = tokens.slice(1);
     const state = this.state();
     const root = this.rootOf(state);
     const stream = state?.kind === 'stream' ? state : undefined;
-    const leaf = (value: PropertyAnswer): PropertyAnswer => (rest.length === 0 ? value : notFound);
+    // Plugin and connection-id facts are leaves: nothing below them.
+    const leaf = rest.length === 0;
     switch (name) {
       case 'plugin_name':
-        return root ? leaf(ok(root.plugin.pluginName)) : notFound;
+        return root && leaf ? ok(root.plugin.pluginName) : notFound;
       case 'plugin_root_id':
-        return root ? leaf(ok(root.plugin.rootId)) : notFound;
+        return root && leaf ? ok(root.plugin.rootId) : notFound;
       case 'plugin_vm_id':
-        return root ? leaf(ok(root.plugin.vmId)) : notFound;
+        return root && leaf ? ok(root.plugin.vmId) : notFound;
       case 'connection_id':
-        return stream ? leaf(ok(u64(stream.connection.id ?? 1))) : notFound;
+        return stream && leaf ? ok(u64(stream.connection.id ?? 1)) : notFound;
       case 'connection':
       case 'source':
       case 'destination':
@@ -340,18 +369,20 @@ export class WasmVm {
   }
 
   private requestProperty(stream: StreamState, keys: string[]): PropertyAnswer {
+    if (keys[0] === 'headers') {
+      if (keys.length !== 2) return keys.length === 1 ? notSerializable : notFound;
+      // Every value of the header, comma-joined as Envoy joins repeated headers.
+      const values = stream.request.getAll(Buffer.from(keys[1], 'utf8'));
+      if (values.length === 0) return notFound;
+      return ok(values.length === 1 ? Buffer.from(values[0]) : Buffer.concat(values.flatMap((v, i) => (i === 0 ? [v] : [COMMA, v]))));
+    }
+    if (keys.length !== 1) return notFound;
     const header = (key: string) => {
       const value = stream.request.get(key);
       return value ? ok(value) : notFound;
     };
     const path = stream.request.getString(':path') ?? '';
     const query = path.indexOf('?');
-    if (keys[0] === 'headers') {
-      if (keys.length !== 2) return keys.length === 1 ? notSerializable : notFound;
-      const values = stream.request.pairs.filter(([k]) => k.toString('latin1') === keys[1].toLowerCase()).map(([, v]) => v);
-      return values.length ? ok(Buffer.from(values.map((v) => v.toString('latin1')).join(','), 'latin1')) : notFound;
-    }
-    if (keys.length !== 1) return notFound;
     switch (keys[0]) {
       case 'path':
         return header(':path');
@@ -417,9 +448,9 @@ export class WasmVm {
     return {
       'env.proxy_log': (level: number, ptr: number, size: number) => {
         if (level >>> 0 > 5) return R.BadArgument;
-        const message = text(ptr, size);
-        if (!message) return R.InvalidMemoryAccess;
-        this.log(LOG_LEVELS[level], message.toString('utf8'), this.current ?? 0);
+        const message = this.readText(ptr, size);
+        if (message === null) return R.InvalidMemoryAccess;
+        this.log(LOG_LEVELS[level], message, this.current ?? 0);
         return R.Ok;
       },
       'env.proxy_get_log_level': (ptr: number) =>
@@ -427,8 +458,8 @@ export class WasmVm {
       'env.proxy_get_status': (codePtr: number, msgPtrPtr: number, msgSizePtr: number) =>
         this.writeU32(codePtr, 0) && this.writeU32(msgPtrPtr, 0) && this.writeU32(msgSizePtr, 0) ? R.Ok : R.InvalidMemoryAccess,
       'env.proxy_get_property': (pathPtr: number, pathSize: number, valuePtrPtr: number, valueSizePtr: number) => {
-        const path = text(pathPtr, pathSize);
-        if (!path) return R.InvalidMemoryAccess;
+        const path = this.readText(pathPtr, pathSize);
+        if (path === null) return R.InvalidMemoryAccess;
         const answer = this.property(path);
         if (answer.status !== R.Ok) return answer.status;
         return this.copyOut(answer.value ?? Buffer.alloc(0), valuePtrPtr, valueSizePtr);
@@ -446,16 +477,16 @@ export class WasmVm {
         status: number, detailsPtr: number, detailsSize: number, bodyPtr: number, bodySize: number,
         headersPtr: number, headersSize: number, grpcStatus: number,
       ) => {
-        const details = text(detailsPtr, detailsSize);
+        const details = this.readText(detailsPtr, detailsSize);
         const body = text(bodyPtr, bodySize);
-        const headers = text(headersPtr, headersSize);
-        if (!details || !body || !headers) return R.InvalidMemoryAccess;
+        const headers = this.peek(headersPtr, headersSize);
+        if (details === null || !body || !headers) return R.InvalidMemoryAccess;
         const stream = this.stream();
         // Deferred: Envoy sends it after the current callback returns. From a root context: no-op.
         if (stream && !stream.localReply) {
           stream.localReply = {
             status: status >>> 0,
-            details: details.toString('utf8').replace(WHITESPACE, '_'),
+            details: details.replace(WHITESPACE, '_'),
             body,
             headers: decodePairs(headers),
             grpcStatus: grpcStatus >>> 0,
@@ -514,7 +545,7 @@ export class WasmVm {
         if (type >>> 0 > 7) return R.BadArgument;
         const map = this.map(type, 'read');
         if (!map) return this.stream()?.inLog ? R.NotFound : R.BadArgument;
-        const key = text(keyPtr, keySize);
+        const key = this.peek(keyPtr, keySize);
         if (!key) return R.InvalidMemoryAccess;
         const value = map.get(key);
         if (!value) return R.NotFound;

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EnvoyHost, HostLoadError, mtls, plaintext, tls, type Connection, type RequestOutcome } from '../host/index.js';
+import { HeaderMap } from '../host/header-map.js';
 import { decodePairs, encodePairs } from '../host/pairs.js';
 import { probeModule, type ProbeVariant } from './fixtures/probe-module.js';
 
@@ -213,6 +214,15 @@ describe('header maps (§5)', () => {
     const badTerminator = Buffer.from(pairs);
     badTerminator[4 + 16 + 1] = 0x41;
     assert.deepEqual(decodePairs(badTerminator), []);
+  });
+  it('lower-cases header names ASCII-only, as Envoy\'s LowerCaseString does', () => {
+    const map = HeaderMap.fromStrings([['X-Client', 'a'], ['X-\u00c0', 'b']]);
+    assert.deepEqual(map.pairs.map(([k]) => k.toString('latin1')), ['x-client', 'x-\u00c0']);
+    assert.equal(map.getString('x-CLIENT'), 'a');
+    assert.equal(map.get(Buffer.from('X-CLIENT')), map.get('x-client'));
+    assert.equal(map.getString('x-\u00c0'), 'b');
+    assert.equal(map.getString('x-\u00e0'), undefined);
+    assert.equal(map.getString('x-clien'), undefined);
   });
   it('refuses more than 1024 pairs', () => {
     const many = encodePairs(Array.from({ length: 1025 }, () => [Buffer.from('k'), Buffer.from('v')] as [Buffer, Buffer]));
