@@ -160,7 +160,7 @@ export class CertAllowlistRequest extends Context {
     let facts = new ConnectionFacts();
     facts.digestHex = get_property_bytes(DIGEST_PATH);
     if (policy.source == IdentitySource.Xfcc) {
-      facts.xfcc = text(get_property_bytes(XFCC_PATH));
+      facts.xfcc = get_property_bytes(XFCC_PATH);
       // To check the last element against the connection it claims to describe.
       if (facts.xfcc !== null && facts.digestHex !== null) {
         facts.subject = text(get_property_bytes(SUBJECT_PATH));
@@ -175,7 +175,7 @@ export class CertAllowlistRequest extends Context {
       }
       if ((policy.needsCertificate || policy.needsSans) && facts.digestHex !== null) facts.peerCertificate = text(get_property_bytes(PEER_CERTIFICATE_PATH));
       if ((policy.needsSans || policy.needsCertificate) && facts.peerCertificate === null && facts.digestHex !== null) {
-        facts.xfcc = text(get_property_bytes(XFCC_PATH));
+        facts.xfcc = get_property_bytes(XFCC_PATH);
       }
     }
     let identity = establish(policy, facts);

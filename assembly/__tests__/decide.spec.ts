@@ -87,7 +87,7 @@ function connectionFacts(digest: string | null, xfcc: string | null = null): Con
   let f = new ConnectionFacts();
   f.digestHex = digest === null ? null : String.UTF8.encode(digest);
   f.uriSan = "spiffe://first";
-  f.xfcc = xfcc;
+  f.xfcc = xfcc === null ? null : String.UTF8.encode(xfcc);
   return f;
 }
 
@@ -100,7 +100,7 @@ function xfccFacts(digest: string | null, xfcc: string | null): ConnectionFacts 
   let f = new ConnectionFacts();
   f.digestHex = digest === null ? null : String.UTF8.encode(digest);
   f.uriSan = "spiffe://cluster.local/ns/istio-system/sa/gateway";
-  f.xfcc = xfcc;
+  f.xfcc = xfcc === null ? null : String.UTF8.encode(xfcc);
   return f;
 }
 

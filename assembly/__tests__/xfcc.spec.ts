@@ -1,4 +1,8 @@
-import { parseXfcc } from "../identity/xfcc";
+import { XfccElement, parseXfcc as parseBytes } from "../identity/xfcc";
+
+function parseXfcc(header: string): XfccElement[] | null {
+  return parseBytes(String.UTF8.encode(header));
+}
 
 const HASH = "468ed33be74eee6556d90c0149c1309e9ba61d6425303443c0748a02dd8de688";
 
@@ -62,6 +66,37 @@ describe("XFCC parser", () => {
   });
   it("rejects a lone backslash at the end of a quoted value", () => {
     expect(parseXfcc('Subject="CN=x\\')).toBeNull();
+  });
+  it("keeps Cert in place until it is read, then gives the quoted text", () => {
+    let element = parseXfcc('Hash=' + HASH + ';Cert="-----BEGIN%20CERTIFICATE-----%0AMIIB%0A";URI=spiffe://a')![0];
+    expect(element.hasCert).toBe(true);
+    expect(element.cert).toBe("-----BEGIN%20CERTIFICATE-----%0AMIIB%0A");
+    expect(element.uris[0]).toBe("spiffe://a");
+  });
+  it("rejects two certificates in one element", () => {
+    expect(parseXfcc('Cert="a";Cert="b"')).toBeNull();
+  });
+  it("trims an unquoted value's trailing spaces, Cert included", () => {
+    let element = parseXfcc("Cert=abc  ;URI=spiffe://a \t")![0];
+    expect(element.cert).toBe("abc");
+    expect(element.uris[0]).toBe("spiffe://a");
+  });
+  it("trims a key of non-ASCII whitespace as text, and refuses a key with other characters", () => {
+    expect(parseXfcc("\u00a0Hash=" + HASH)![0].hash).toBe(HASH);
+    expect(parseXfcc("H\u00e4sh=" + HASH)).toBeNull();
+    expect(parseXfcc("Chain=x;Hash=" + HASH)![0].hash).toBe(HASH);
+  });
+  it("never lets a broken UTF-8 sequence swallow a separator", () => {
+    let head = String.UTF8.encode("URI=spiffe://a");
+    let tail = String.UTF8.encode(";Hash=" + HASH);
+    let bytes = new Uint8Array(head.byteLength + 1 + tail.byteLength);
+    bytes.set(Uint8Array.wrap(head), 0);
+    bytes[head.byteLength] = 0xe2;
+    bytes.set(Uint8Array.wrap(tail), head.byteLength + 1);
+    let elements = parseBytes(bytes.buffer)!;
+    expect(elements.length).toBe(1);
+    expect(elements[0].hash).toBe(HASH);
+    expect(elements[0].uris.length).toBe(1);
   });
   it("survives garbage", () => {
     expect(parseXfcc(";;;===,,,\"\"\"")).toBeNull();

@@ -14,9 +14,10 @@ export class Identity {
   dnsSans: string[] = [];
   private cnDone: bool = false;
   private cnValue: string | null = null;
-  // The certificate as URL-encoded PEM, from XFCC's Cert= or Envoy's peer_certificate; read only
-  // when a rule needs it, and used only if its SHA-256 is `digest`.
+  // The certificate as URL-encoded PEM, from Envoy's peer_certificate or else an XFCC element's
+  // Cert=; read only when a rule needs it, and used only if its SHA-256 is `digest`.
   pem: string | null = null;
+  pemElement: XfccElement | null = null;
   private certificateDone: bool = false;
   private certificateValue: CertificateFacts | null = null;
 
@@ -24,6 +25,8 @@ export class Identity {
     if (!this.certificateDone) {
       this.certificateDone = true;
       let pem = this.pem;
+      let element = this.pemElement;
+      if (pem === null && element !== null) pem = element.cert;
       let digest = this.digest;
       if (pem !== null && digest !== null) {
         let der = pemToDer(pem);
@@ -91,8 +94,8 @@ export class ConnectionFacts {
   subject: string | null = null;
   uriSan: string | null = null;
   dnsSan: string | null = null;
-  // The request's x-forwarded-client-cert value (repeated headers comma-joined), or null.
-  xfcc: string | null = null;
+  // The request's x-forwarded-client-cert value as bytes (repeated headers comma-joined), or null.
+  xfcc: ArrayBuffer | null = null;
   // Envoy's connection.peer_certificate (URL-encoded PEM; newer Envoy only), or null.
   peerCertificate: string | null = null;
 }
@@ -145,12 +148,12 @@ export function connectionIdentity(facts: ConnectionFacts, sansFromCertificate: 
     }
   }
   let xfcc = facts.xfcc;
-  if (xfcc !== null && xfcc.length > 0) {
+  if (xfcc !== null && xfcc.byteLength > 0) {
     let own = ownElement(parseXfcc(xfcc), digest);
     if (own !== null) {
       for (let i = 0; i < own.uris.length; i++) identity.uriSans.push(own.uris[i]);
       for (let i = 0; i < own.dnss.length; i++) identity.dnsSans.push(own.dnss[i]);
-      if (identity.pem === null && own.hasCert) identity.pem = own.cert;
+      if (identity.pem === null && own.hasCert) identity.pemElement = own;
     }
   }
   return IdentityResult.of(identity);
@@ -162,7 +165,7 @@ export function elementIdentity(element: XfccElement): Identity {
   identity.subject = element.subject;
   identity.uriSans = element.uris;
   identity.dnsSans = element.dnss;
-  if (element.hasCert) identity.pem = element.cert;
+  if (element.hasCert) identity.pemElement = element;
   return identity;
 }
 
@@ -193,7 +196,7 @@ export function xfccChain(facts: ConnectionFacts): XfccChain {
   let chain = new XfccChain();
   let xfcc = facts.xfcc;
   let digest = connectionDigest(facts);
-  if (xfcc === null || xfcc.length == 0) {
+  if (xfcc === null || xfcc.byteLength == 0) {
     chain.failure = IdentityFailure.XfccMissing;
   } else if (digest === null) {
     // Without mTLS no proxy of ours added the header: the client did.

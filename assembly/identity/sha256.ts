@@ -53,11 +53,17 @@ export function decodeDigest(hex: ArrayBuffer, out: StaticArray<u64>): bool {
   return hex.byteLength == 64 && decodeHexPairs(changetype<usize>(hex), 2, out);
 }
 
-// Lowercase hex without separators, the form Envoy prints (used in messages).
+// Lowercase hex without separators, the form Envoy prints (deny lines, warnings). Each word's most
+// significant nibble first: the words hold the digest's bytes big-endian.
 export function digestToHex(digest: StaticArray<u64>): string {
-  let parts = new Array<string>(DIGEST_WORDS);
+  let out = new StaticArray<u16>(DIGEST_WORDS * 16);
   for (let word = 0; word < DIGEST_WORDS; word++) {
-    parts[word] = unchecked(digest[word]).toString(16).padStart(16, "0");
+    let value = unchecked(digest[word]);
+    for (let i = 15; i >= 0; i--) {
+      let nibble = <u16>(value & 0xf);
+      unchecked((out[word * 16 + i] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble));
+      value >>= 4;
+    }
   }
-  return parts.join("");
+  return String.UTF16.decodeUnsafe(changetype<usize>(out), <usize>(DIGEST_WORDS * 32));
 }

@@ -33,8 +33,12 @@ export class LineWriter {
 
   // ASCII text written as it is (the line's own words).
   ascii(text: string): LineWriter {
-    this.room(text.length);
-    for (let i = 0; i < text.length; i++) this.byte(text.charCodeAt(i));
+    let length = text.length;
+    this.room(length);
+    let to = changetype<usize>(this.buffer) + <usize>this.size;
+    let from = changetype<usize>(text);
+    for (let i = 0; i < length; i++) store<u8>(to + <usize>i, <u8>load<u16>(from + (<usize>i << 1)));
+    this.size += length;
     return this;
   }
 
