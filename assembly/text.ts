@@ -9,12 +9,22 @@ export function hexDigit(c: i32): i32 {
 }
 
 const HEX_UPPER = "0123456789ABCDEF";
+const HEX_LOWER = "0123456789abcdef";
+
+function hex(value: i32, width: i32, digits: string): string {
+  let out = "";
+  for (let shift = (width - 1) * 4; shift >= 0; shift -= 4) out += digits.charAt((value >> shift) & 0xf);
+  return out;
+}
 
 // `value` as `width` uppercase hex digits.
 export function hexUpper(value: i32, width: i32): string {
-  let out = "";
-  for (let shift = (width - 1) * 4; shift >= 0; shift -= 4) out += HEX_UPPER.charAt((value >> shift) & 0xf);
-  return out;
+  return hex(value, width, HEX_UPPER);
+}
+
+// `value` as `width` lowercase hex digits.
+export function hexLower(value: i32, width: i32): string {
+  return hex(value, width, HEX_LOWER);
 }
 
 // Lower-cases A–Z only; every other character is kept.

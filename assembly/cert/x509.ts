@@ -3,7 +3,7 @@
 // pins) and every subject alternative name. Pure; null on any malformed input, never a trap.
 import { sha256 } from "./sha256";
 import { base64Encode } from "./pem";
-import { hexUpper } from "../text";
+import { hexLower, hexUpper } from "../text";
 import { daysFromCivil } from "../config/rfc3339";
 
 class Tlv {
@@ -289,7 +289,7 @@ function rfc2253(der: Uint8Array, name: Tlv): string | null {
       let bytes: Uint8Array | null = label === null ? null : valueBytes(der, value);
       if (label === null || bytes === null) {
         let hex = new Array<string>();
-        for (let i = value.headerStart; i < value.end; i++) hex.push(hexUpper(der[i], 2).toLowerCase());
+        for (let i = value.headerStart; i < value.end; i++) hex.push(hexLower(der[i], 2));
         members.push((label === null ? dottedOid(der, oid) : label) + "=#" + hex.join(""));
       } else {
         members.push(label + "=" + escapeValue(bytes));
