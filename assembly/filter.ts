@@ -7,15 +7,16 @@ import {
   HeaderPair,
   LogLevelValues,
   RootContext,
+  WasmResultValues,
   log,
 } from "@solo-io/proxy-runtime/assembly";
-import { proxy_log, proxy_send_local_response } from "@solo-io/proxy-runtime/assembly/imports";
+import { proxy_get_buffer_bytes, proxy_log, proxy_send_local_response } from "@solo-io/proxy-runtime/assembly/imports";
+import { malloc as sdkMalloc } from "@solo-io/proxy-runtime/assembly/malloc";
 import {
   BufferTypeValues,
   HeaderMapTypeValues,
   MetricTypeValues,
   define_metric,
-  get_buffer_bytes,
   get_current_time_nanoseconds,
   get_header_map_value,
   get_property_bytes,
@@ -25,6 +26,7 @@ import {
   replace_header_map_value,
   serializeHeaders,
 } from "@solo-io/proxy-runtime/assembly/runtime";
+import { ByteSource } from "./config/json";
 import { parseConfig } from "./config/parse";
 import { ConnectionFacts, IdentityResult } from "./identity/identity";
 import { DENY_REASONS, Reason, decide, establish, reasonName } from "./policy/decide";
@@ -119,14 +121,13 @@ export class CertAllowlistRoot extends RootContext {
 
   // Envoy refuses a configuration for which this returns false and keeps the previous one.
   onConfigure(configuration_size: u32): bool {
-    // Read as bytes and parsed as UTF-8 where it lies: no copy as a string.
-    let bytes = configuration_size == 0 ? new ArrayBuffer(0) : get_buffer_bytes(BufferTypeValues.PluginConfiguration, 0, configuration_size);
-    if (<u32>bytes.byteLength != configuration_size) {
+    let nowMs = <i64>(get_current_time_nanoseconds() / NS_PER_MS);
+    let source = new PluginConfiguration(<i32>configuration_size);
+    let result = parseConfig(source, nowMs);
+    if (source.unreadable) {
       log(LogLevelValues.error, "cert-allowlist: configuration: cannot read the plugin configuration");
       return false;
     }
-    let nowMs = <i64>(get_current_time_nanoseconds() / NS_PER_MS);
-    let result = parseConfig(bytes, nowMs);
     let policy = result.policy;
     if (policy === null) {
       log(LogLevelValues.error, "cert-allowlist: rejected configuration: " + result.error);
@@ -234,6 +235,51 @@ export class CertAllowlistRequest extends Context {
       changetype<usize>(reply.headers), reply.headers.byteLength, <u32>GrpcStatusValues.InvalidCode);
     return FilterHeadersStatusValues.StopIteration;
   }
+}
+
+// The plugin configuration, read from Envoy a window at a time as the parser walks it: a large
+// allow list is never copied into linear memory whole.
+class PluginConfiguration extends ByteSource {
+  unreadable: bool = false;
+  // Where Envoy writes the chunk's address and size.
+  private out: StaticArray<u32> = new StaticArray<u32>(2);
+
+  constructor(private size: i32) {
+    super();
+  }
+
+  get length(): i32 {
+    return this.size;
+  }
+
+  read(offset: i32, into: usize, max: i32): i32 {
+    let out = changetype<usize>(this.out);
+    chunkAllocation = true;
+    let result = proxy_get_buffer_bytes(BufferTypeValues.PluginConfiguration, <u32>offset, <u32>max, out, out + 4);
+    chunkAllocation = false;
+    let ptr = <usize>unchecked(this.out[0]);
+    let count = <i32>unchecked(this.out[1]);
+    if (result == WasmResultValues.Ok && count > 0 && count <= max) {
+      memory.copy(into, ptr, <usize>count);
+    } else {
+      this.unreadable = true;
+      count = 0;
+    }
+    if (ptr != 0) heap.free(ptr);
+    return count;
+  }
+}
+
+// Set while Envoy copies a configuration chunk out: the one allocation it makes then is unmanaged
+// and freed as soon as the chunk is copied, so reading a 100 MB configuration leaves no garbage
+// behind for the collector to catch up with (linear memory would grow instead).
+let chunkAllocation = false;
+
+// The allocator Envoy calls for every value it hands the filter.
+export function malloc(size: i32): usize {
+  if (!chunkAllocation) return sdkMalloc(size);
+  chunkAllocation = false;
+  return heap.alloc(<usize>size);
 }
 
 // One deny reason's reply: details `cert_allowlist_<reason>` and the header pairs.

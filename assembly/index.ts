@@ -3,7 +3,6 @@
 // the VM (response headers, bodies, access log, timers, HTTP/gRPC callouts), which keeps both the
 // module and each request smaller.
 export {
-  malloc,
   proxy_abi_version_0_2_0,
   proxy_on_vm_start,
   proxy_on_configure,
@@ -14,6 +13,7 @@ export {
 } from "@solo-io/proxy-runtime/assembly/proxy";
 import { RootContext, registerRootContext } from "@solo-io/proxy-runtime/assembly";
 import { CertAllowlistRoot } from "./filter";
+export { malloc } from "./filter";
 
 function createRoot(context_id: u32): RootContext {
   return new CertAllowlistRoot(context_id);

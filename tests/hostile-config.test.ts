@@ -22,6 +22,9 @@ describe('hostile configurations', () => {
     const { accepted, host } = await configure(`{"allow":[${rules.join(',')}]}`);
     assert.equal(accepted, true);
     assert.equal(host.request({ connection: mtls({ sha256: digest(999_999), subject: '' }) }).action, 'continued');
+    // The configuration is read a window at a time and the tables are allocated once at their size
+    // (the allocator is deterministic, so this is a count, not a timing).
+    assert.ok(host.memoryBytes() < 1_000_000 * 100, `${host.memoryBytes()} bytes of linear memory`);
   });
   it('accepts a 10 MB configuration (100 000 scoped rules)', { timeout: 120_000 }, async () => {
     const rules = Array.from({ length: 100_000 }, (_, i) => ({ name: `client-${i}`, sha256: digest(i), paths: ['/ledger/'] }));
@@ -58,8 +61,10 @@ describe('hostile configurations', () => {
     assert.deepEqual(errors, ['cert-allowlist: rejected configuration: configuration: invalid JSON at offset 98: duplicate key "sha256"']);
   });
   it('refuses a huge array of the wrong thing at its first item', async () => {
-    const { errors } = await configure(`{"allow":[${Array(1_000_000).fill('0').join(',')}]}`);
+    const { errors, host } = await configure(`{"allow":[${Array(1_000_000).fill('0').join(',')}]}`);
     assert.deepEqual(errors, ['cert-allowlist: rejected configuration: allow[0]: expected an object, got number']);
+    // Room is reserved for no more rules than 2 MB of JSON can hold.
+    assert.ok(host.memoryBytes() < 16 * 1024 * 1024, `${host.memoryBytes()} bytes of linear memory`);
   });
   it('refuses invalid UTF-8 and NUL bytes as it would any bad JSON', async () => {
     const host = await EnvoyHost.load(MODULE, { canary: false });

@@ -1,9 +1,15 @@
 import { ConfigResult, parseConfig } from "../config/parse";
-
-function parseText(text: string, now: i64): ConfigResult {
-  return parseConfig(String.UTF8.encode(text), now);
-}
 import { IdentitySource, Mode } from "../policy/policy";
+import { trickle, whole } from "./sources";
+
+// Parsed from the whole text, and again three bytes per read: both must say the same.
+function parseText(text: string, now: i64): ConfigResult {
+  let result = parseConfig(whole(text), now);
+  let trickled = parseConfig(trickle(text, 3), now);
+  expect(trickled.error).toBe(result.error, "the same error whatever the reads");
+  expect(trickled.policy === null).toBe(result.policy === null);
+  return result;
+}
 
 const NOW: i64 = 1795000000000; // 2026-11-18
 const SHA = "8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7";
@@ -74,6 +80,19 @@ describe("configuration errors name the JSON path and the problem", () => {
   it("rejects a duplicate name and says where it was first used", () => {
     expect(errorOf(withAllow(rule("a", SHA) + ", " + rule("b", OTHER) + ", " + rule("a", OTHER))))
       .toBe('allow[2].name: duplicate name "a" (first used by allow[0])');
+  });
+  it("names a duplicate far into a list many read windows long", () => {
+    let rules = new Array<string>();
+    for (let i = 0; i < 3000; i++) rules.push(rule("client-" + i.toString(), i.toString(16).padStart(64, "0")));
+    rules.push(rule("client-17", SHA));
+    let text = withAllow(rules.join(", "), '"deny": [' + rule("d", SHA) + "]");
+    expect(text.length).toBeGreaterThan(4 * 65536);
+    expect(errorOf(text)).toBe('allow[3000].name: duplicate name "client-17" (first used by allow[17])');
+    let result = parseText(text.replace(rule("client-17", SHA), rule("client-3000", SHA)), NOW);
+    expect(result.error).toBe("");
+    expect(result.policy!.allow.length).toBe(3001);
+    expect(result.policy!.allow.name(2999)).toBe("client-2999");
+    expect(result.policy!.deny.length).toBe(1);
   });
   it("allows the same name once in allow and once in deny", () => {
     expect(parseText(withAllow(rule("a", SHA), '"deny": [' + rule("a", OTHER) + "]"), NOW).error).toBe("");

@@ -1,7 +1,8 @@
 import { ConfigResult, parseConfig } from "../config/parse";
+import { BufferSource } from "../config/json";
 
 function parseText(text: string, now: i64): ConfigResult {
-  return parseConfig(String.UTF8.encode(text), now);
+  return parseConfig(new BufferSource(String.UTF8.encode(text)), now);
 }
 import { ConnectionFacts, Identity, IdentityResult, IdentityFailure } from "../identity/identity";
 import { parseFingerprint } from "../identity/sha256";

@@ -1,14 +1,21 @@
-import { JsonKind, JsonReader, MAX_JSON_DEPTH, formatNumber } from "../config/json";
+import { ByteSource, JsonKind, JsonReader, MAX_JSON_DEPTH, WINDOW, formatNumber } from "../config/json";
+import { trickle, whole } from "./sources";
 
-// Reads a whole document; returns "" or the first error.
-function errorOf(text: string): string {
-  let reader = new JsonReader(String.UTF8.encode(text));
+function firstError(source: ByteSource): string {
+  let reader = new JsonReader(source);
   if (reader.skipValue()) reader.end();
   return reader.error;
 }
 
+// Reads a whole document, from the whole text and one byte per read; returns "" or the first error.
+function errorOf(text: string): string {
+  let error = firstError(whole(text));
+  expect(firstError(trickle(text, 1))).toBe(error, "the same error whatever the reads");
+  return error;
+}
+
 function reader(text: string): JsonReader {
-  return new JsonReader(String.UTF8.encode(text));
+  return new JsonReader(whole(text));
 }
 
 describe("JSON reader", () => {
@@ -103,5 +110,65 @@ describe("JSON reader", () => {
     expect(formatNumber(403.5)).toBe("403.5");
     expect(formatNumber(-1)).toBe("-1");
     expect(formatNumber(1e300)).toBe("a number out of range");
+  });
+});
+
+describe("JSON reader window", () => {
+  // Far more than one window of items, read 7 bytes at a time: every refill and slide is crossed.
+  it("reads a document many windows long, whatever the size of each read", () => {
+    let items = new Array<string>();
+    for (let i = 0; i < 20000; i++) items.push('{"n": "item-' + i.toString() + '", "v": ' + i.toString() + "}");
+    let text = "[" + items.join(", ") + "]";
+    expect(text.length).toBeGreaterThan(WINDOW * 4);
+    let r = new JsonReader(trickle(text, 7));
+    r.beginArray();
+    let count = 0;
+    let sum: f64 = 0;
+    for (let first = true; r.nextItem(first); first = false) {
+      r.beginObject();
+      r.nextField(true);
+      expect(r.readString()).toBe("item-" + count.toString());
+      r.nextField(false);
+      sum += r.readNumber();
+      expect(r.nextField(false)).toBe(false);
+      count++;
+    }
+    expect(r.end()).toBe(true);
+    expect(r.error).toBe("");
+    expect(count).toBe(20000);
+    expect(sum).toBe(<f64>(19999 * 20000 / 2));
+  });
+  it("reads a string longer than the window, with and without escapes", () => {
+    let long = "x".repeat(WINDOW * 2 + 5);
+    let r = new JsonReader(trickle('["' + long + '", "' + long + '\\n"]', 1000));
+    r.beginArray();
+    r.nextItem(true);
+    expect(r.readString()).toBe(long);
+    r.nextItem(false);
+    expect(r.readString()).toBe(long + "\n");
+    expect(r.nextItem(false)).toBe(false);
+  });
+  it("hands out a string's bytes in place even across a refill", () => {
+    let r = new JsonReader(trickle('{"key": "' + "y".repeat(WINDOW) + '"}', 5));
+    r.beginObject();
+    r.nextField(true);
+    expect(r.readSpan()).toBe(true);
+    expect(r.spanLength).toBe(WINDOW);
+    expect(String.UTF8.decodeUnsafe(r.spanStart, <usize>r.spanLength)).toBe("y".repeat(WINDOW));
+  });
+  it("counts error offsets from the start of the document, not the window", () => {
+    let text = "[" + "1, ".repeat(WINDOW) + "x]";
+    expect(errorOf(text)).toBe("invalid JSON at offset " + (1 + 3 * WINDOW).toString() + ": unexpected character 'x'");
+  });
+  it("skips values unchecked, following strings and nesting only", () => {
+    let r = reader('[{"a": "]}\\"", "b": [1, {"c": 2}]}, "s", 12, true]');
+    r.beginArray();
+    let count = 0;
+    for (let first = true; r.nextItem(first); first = false) {
+      expect(r.skipUnchecked()).toBe(true);
+      count++;
+    }
+    expect(count).toBe(4);
+    expect(r.end()).toBe(true);
   });
 });

@@ -1,8 +1,9 @@
 // A pull reader for JSON over UTF-8 bytes, for plugin configuration. Pure: no SDK imports, no host
 // calls, never throws. It builds no tree: the configuration parser reads values as it walks, so a
-// configuration with a million rules costs what its rules cost, not a million JSON nodes. Errors
-// are values (byte offset + message), and nesting depth is bounded so hostile input cannot
-// exhaust the stack.
+// configuration with a million rules costs what its rules cost, not a million JSON nodes. The bytes
+// come from a ByteSource through a window of about WINDOW bytes, so a 100 MB configuration never
+// has to sit in linear memory whole. Errors are values (byte offset + message), and nesting depth
+// is bounded so hostile input cannot exhaust the stack.
 import { hexDigit, hexUpper } from "../text";
 
 export const enum JsonKind {
@@ -30,6 +31,35 @@ export function kindName(kind: JsonKind): string {
 
 export const MAX_JSON_DEPTH: i32 = 64;
 
+// How much the reader asks its source for at a time.
+export const WINDOW: i32 = 65536;
+
+// Where the bytes come from: `length` bytes in all, copied out on request.
+export abstract class ByteSource {
+  abstract get length(): i32;
+  // Copies up to `max` bytes starting at `offset` to `into`; returns how many it copied (0 when it
+  // could not read).
+  abstract read(offset: i32, into: usize, max: i32): i32;
+}
+
+// Bytes already in memory.
+export class BufferSource extends ByteSource {
+  constructor(private bytes: ArrayBuffer) {
+    super();
+  }
+
+  get length(): i32 {
+    return this.bytes.byteLength;
+  }
+
+  read(offset: i32, into: usize, max: i32): i32 {
+    let count = min(max, this.bytes.byteLength - offset);
+    if (count <= 0) return 0;
+    memory.copy(into, changetype<usize>(this.bytes) + <usize>offset, <usize>count);
+    return count;
+  }
+}
+
 function describeByte(c: i32): string {
   if (c < 0) return "end of input";
   if (c >= 0x20 && c < 0x7f) return "character '" + String.fromCharCode(c) + "'";
@@ -37,35 +67,94 @@ function describeByte(c: i32): string {
 }
 
 export class JsonReader {
+  // The window: `size` bytes of the source, starting at source offset `origin`. Positions (`pos`,
+  // and the `at`s below) count from the window's start. The window only moves between values, and
+  // only grows while one is read, so a position taken while reading a value stays valid until it
+  // is read.
+  private window: StaticArray<u8>;
   private base: usize;
-  private size: i32;
+  private size: i32 = 0;
+  private origin: i32 = 0;
   pos: i32 = 0;
   private depth: i32 = 0;
   error: string = "";
-  // The last key read by nextField, and where it started.
+  // The last key read by nextField, and the source offset where it started.
   key: string = "";
-  keyStart: i32 = 0;
+  keyOffset: i32 = 0;
 
-  constructor(private buffer: ArrayBuffer) {
-    this.base = changetype<usize>(buffer);
-    this.size = buffer.byteLength;
+  constructor(private source: ByteSource) {
+    this.window = new StaticArray<u8>(min(WINDOW, source.length));
+    this.base = changetype<usize>(this.window);
   }
 
   get failed(): bool {
     return this.error.length > 0;
   }
 
+  // `at` is a window position.
   failAt(at: i32, message: string): bool {
-    if (this.error.length == 0) this.error = "invalid JSON at offset " + at.toString() + ": " + message;
+    return this.failAtOffset(this.origin + at, message);
+  }
+
+  failAtOffset(offset: i32, message: string): bool {
+    if (this.error.length == 0) this.error = "invalid JSON at offset " + offset.toString() + ": " + message;
     return false;
   }
 
-  private byte(at: i32): i32 {
-    return at < this.size ? <i32>load<u8>(this.base + <usize>at) : -1;
+  // Whether the byte at window position `at` exists, reading more of the source if needed.
+  @inline private has(at: i32): bool {
+    return at < this.size || this.reach(at);
+  }
+
+  private reach(at: i32): bool {
+    while (at >= this.size) {
+      if (!this.more()) return false;
+    }
+    return true;
+  }
+
+  // Appends the source's next bytes to the window, growing it when it is full. False at the end.
+  private more(): bool {
+    let left = this.source.length - (this.origin + this.size);
+    if (left <= 0) return false;
+    let capacity = this.window.length;
+    if (this.size == capacity) {
+      capacity = max(WINDOW, capacity << 1);
+      let grown = new StaticArray<u8>(capacity);
+      memory.copy(changetype<usize>(grown), this.base, <usize>this.size);
+      this.window = grown;
+      this.base = changetype<usize>(grown);
+    }
+    let read = this.source.read(this.origin + this.size, this.base + <usize>this.size, min(left, capacity - this.size));
+    if (read <= 0) return false;
+    this.size += read;
+    return true;
+  }
+
+  // Between values: drops what was read, so the window holds what is still to come.
+  @inline private slide(): void {
+    if (this.pos >= WINDOW >> 1) this.slideNow();
+  }
+
+  private slideNow(): void {
+    let keep = this.size - this.pos;
+    memory.copy(this.base, this.base + <usize>this.pos, <usize>keep);
+    this.origin += this.pos;
+    this.size = keep;
+    this.pos = 0;
+  }
+
+  @inline private byte(at: i32): i32 {
+    return this.has(at) ? <i32>load<u8>(this.base + <usize>at) : -1;
   }
 
   private skipSpace(): i32 {
-    while (this.pos < this.size) {
+    this.slide();
+    if (this.pos < this.size) {
+      let c = <i32>load<u8>(this.base + <usize>this.pos);
+      if (c > 0x20) return c;
+    }
+    while (this.has(this.pos)) {
       let c = <i32>load<u8>(this.base + <usize>this.pos);
       if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) return c;
       this.pos++;
@@ -123,7 +212,7 @@ export class JsonReader {
       c = this.skipSpace();
     }
     if (c != 0x22) return this.failAt(this.pos, "expected a quoted key");
-    this.keyStart = this.pos;
+    this.keyOffset = this.origin + this.pos;
     let known = this.knownKey(names);
     if (known !== null) {
       this.key = known;
@@ -163,13 +252,13 @@ export class JsonReader {
     if (names === null) return null;
     let start = this.pos + 1;
     let end = start;
-    while (end < this.size) {
+    while (this.has(end)) {
       let c = <i32>load<u8>(this.base + <usize>end);
       if (c == 0x22) break;
       if (c == 0x5c || c >= 0x80) return null;
       end++;
     }
-    if (end >= this.size) return null;
+    if (!this.has(end)) return null;
     let length = end - start;
     for (let i = 0; i < names.length; i++) {
       let name = unchecked(names[i]);
@@ -199,13 +288,13 @@ export class JsonReader {
     if (this.skipSpace() != 0x22) return false;
     let start = this.pos + 1;
     let end = start;
-    while (end < this.size) {
+    while (this.has(end)) {
       let c = <i32>load<u8>(this.base + <usize>end);
       if (c == 0x22) break;
       if (c == 0x5c || c < 0x20) return false;
       end++;
     }
-    if (end >= this.size) return false;
+    if (!this.has(end)) return false;
     this.spanStart = this.base + <usize>start;
     this.spanLength = end - start;
     this.pos = end + 1;
@@ -220,7 +309,7 @@ export class JsonReader {
     this.pos++;
     let start = this.pos;
     // Fast path: no escapes.
-    while (this.pos < this.size) {
+    while (this.has(this.pos)) {
       let c = <i32>load<u8>(this.base + <usize>this.pos);
       if (c == 0x22) {
         let text = String.UTF8.decodeUnsafe(this.base + <usize>start, <usize>(this.pos - start));
@@ -232,7 +321,7 @@ export class JsonReader {
     }
     let parts = new Array<string>();
     parts.push(String.UTF8.decodeUnsafe(this.base + <usize>start, <usize>(this.pos - start)));
-    while (this.pos < this.size) {
+    while (this.has(this.pos)) {
       let c = this.byte(this.pos);
       if (c == 0x22) {
         this.pos++;
@@ -244,7 +333,7 @@ export class JsonReader {
       }
       if (c != 0x5c) {
         let runStart = this.pos;
-        while (this.pos < this.size) {
+        while (this.has(this.pos)) {
           let d = <i32>load<u8>(this.base + <usize>this.pos);
           if (d == 0x22 || d == 0x5c || d < 0x20) break;
           this.pos++;
@@ -282,7 +371,7 @@ export class JsonReader {
   // Checks and passes a string without decoding it (no allocation).
   private skipString(): bool {
     this.pos++;
-    while (this.pos < this.size) {
+    while (this.has(this.pos)) {
       let c = <i32>load<u8>(this.base + <usize>this.pos);
       if (c == 0x22) {
         this.pos++;
@@ -306,7 +395,7 @@ export class JsonReader {
   }
 
   private hex4(at: i32): i32 {
-    if (this.size - at < 4) return -1;
+    if (!this.has(at + 3)) return -1;
     let unit = 0;
     for (let i = 0; i < 4; i++) {
       let digit = hexDigit(this.byte(at + i));
@@ -318,7 +407,7 @@ export class JsonReader {
 
   private digits(): bool {
     let start = this.pos;
-    while (this.pos < this.size) {
+    while (this.has(this.pos)) {
       let c = <i32>load<u8>(this.base + <usize>this.pos);
       if (c < 0x30 || c > 0x39) break;
       this.pos++;
@@ -401,7 +490,7 @@ export class JsonReader {
 
   private literal(word: string): bool {
     this.skipSpace();
-    if (this.size - this.pos < word.length) return false;
+    if (!this.has(this.pos + word.length - 1)) return false;
     for (let i = 0; i < word.length; i++) {
       if (this.byte(this.pos + i) != word.charCodeAt(i)) return false;
     }
@@ -446,6 +535,45 @@ export class JsonReader {
     }
     if (kind == JsonKind.Null) return this.readNull();
     return this.failUnexpected();
+  }
+
+  // Whether only white space is left.
+  atEnd(): bool {
+    return this.skipSpace() < 0;
+  }
+
+  // Passes one value without checking it, only following strings and nesting: a quick count of
+  // what a document holds before it is read for real. False at the end of input.
+  skipUnchecked(): bool {
+    let c = this.skipSpace();
+    if (c < 0) return false;
+    let depth = 0;
+    let inString = false;
+    while (this.has(this.pos)) {
+      c = <i32>load<u8>(this.base + <usize>this.pos);
+      this.pos++;
+      if (inString) {
+        if (c == 0x5c) this.pos++;
+        else if (c == 0x22) {
+          inString = false;
+          if (depth == 0) return true;
+        }
+      } else if (c == 0x22) {
+        inString = true;
+      } else if (c == 0x7b || c == 0x5b) {
+        depth++;
+      } else if (c == 0x7d || c == 0x5d) {
+        if (depth == 0) {
+          this.pos--;
+          return true;
+        }
+        if (--depth == 0) return true;
+      } else if (depth == 0 && (c == 0x2c || c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d)) {
+        this.pos--;
+        return true;
+      }
+    }
+    return depth == 0 && !inString;
   }
 
   // After the top-level value: nothing but white space may follow.

@@ -3,7 +3,7 @@
 // the policy (no JSON tree). Unknown keys, wrong types and empty strings are errors everywhere, so a
 // typo (say "host" for "hosts") can never silently widen a rule. The configuration's self-tests run
 // at the end, through the same decision the requests use.
-import { JsonKind, JsonReader, formatNumber, kindName } from "./json";
+import { ByteSource, JsonKind, JsonReader, formatNumber, kindName } from "./json";
 import { Instant, parseRfc3339 } from "./rfc3339";
 import { DIGEST_WORDS, parseFingerprint, parseFingerprintAt, parseFingerprintInto } from "../identity/sha256";
 import { Identity, IdentityFailure, IdentityResult } from "../identity/identity";
@@ -76,15 +76,6 @@ function article(noun: string): string {
   return (c == 0x61 || c == 0x6f ? "an " : "a ") + noun;
 }
 
-function isBlank(bytes: ArrayBuffer): bool {
-  let view = Uint8Array.wrap(bytes);
-  for (let i = 0; i < view.length; i++) {
-    let c = view[i];
-    if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) return false;
-  }
-  return true;
-}
-
 function quotedList(choices: string[]): string {
   let quoted = new Array<string>();
   for (let i = 0; i < choices.length; i++) quoted.push(quote(choices[i]));
@@ -111,14 +102,22 @@ class Parser {
   // Every rule is read into this one, and copied only when it needs a Rule object of its own.
   private scratch: Rule = new Rule();
   private scratchDigest: StaticArray<u64> = new StaticArray<u64>(DIGEST_WORDS);
-  // An escaped name, re-encoded; held here so it lives until the list has copied it.
-  private nameBuffer: ArrayBuffer = new ArrayBuffer(0);
+  // The rule's name as UTF-8, held here until the list has copied it: the reader's window moves
+  // on while the rule's other fields are read.
+  private nameBuffer: StaticArray<u8> = new StaticArray<u8>(64);
   // The JSON path of the value being read, rendered only for a message: a key, or -1 and an index.
   private keys: string[] = [];
   private indexes: i32[] = [];
 
-  constructor(bytes: ArrayBuffer) {
-    this.reader = new JsonReader(bytes);
+  constructor(source: ByteSource) {
+    this.reader = new JsonReader(source);
+  }
+
+  // Copies a name into nameBuffer; returns its length.
+  private holdName(ptr: usize, length: i32): i32 {
+    if (length > this.nameBuffer.length) this.nameBuffer = new StaticArray<u8>(max(length, this.nameBuffer.length << 1));
+    memory.copy(changetype<usize>(this.nameBuffer), ptr, <usize>length);
+    return length;
   }
 
   get failed(): bool {
@@ -189,7 +188,7 @@ class Parser {
       return -2;
     }
     if (seen & (1 << index)) {
-      reader.failAt(reader.keyStart, "duplicate key \"" + reader.key + "\"");
+      reader.failAtOffset(reader.keyOffset, "duplicate key \"" + reader.key + "\"");
       return -2;
     }
     this.enterKey(reader.key);
@@ -381,7 +380,6 @@ class Parser {
     let rule = this.scratch;
     rule.reset();
     // The name as UTF-8 bytes: in place when written without escapes, else re-encoded.
-    let namePtr: usize = 0;
     let nameLength = -1;
     let scoped = false;
     let seen: u32 = 0;
@@ -393,14 +391,12 @@ class Parser {
       if (index == 0) {
         if (this.expect(JsonKind.String)) {
           if (reader.readSpan()) {
-            namePtr = reader.spanStart;
-            nameLength = reader.spanLength;
+            nameLength = this.holdName(reader.spanStart, reader.spanLength);
           } else {
             let text = reader.readString();
             if (text !== null) {
-              this.nameBuffer = String.UTF8.encode(text);
-              namePtr = changetype<usize>(this.nameBuffer);
-              nameLength = this.nameBuffer.byteLength;
+              let bytes = String.UTF8.encode(text);
+              nameLength = this.holdName(changetype<usize>(bytes), bytes.byteLength);
             }
           }
           if (nameLength == 0) this.fail("must not be empty");
@@ -430,6 +426,7 @@ class Parser {
     if (nameLength < 0) return this.failAt("name", "required");
     if (!this.requireMatcher(rule.matcher)) return false;
     if (rule.notBefore > rule.notAfter) return this.failAt("notBefore", "is after notAfter");
+    let namePtr = changetype<usize>(this.nameBuffer);
     let earlier = list.indexOf(namePtr, nameLength);
     if (earlier >= 0) {
       let listName = this.keys[this.keys.length - 2];
@@ -636,14 +633,20 @@ function normaliseSerial(text: string): string | null {
   return hex;
 }
 
-export function parseConfig(bytes: ArrayBuffer, nowMs: i64): ConfigResult {
+export function parseConfig(source: ByteSource, nowMs: i64): ConfigResult {
   let result = new ConfigResult();
-  if (isBlank(bytes)) {
+  let parser = new Parser(source);
+  if (parser.reader.atEnd()) {
     result.error = "configuration: empty; expected a JSON object such as " + EXAMPLE;
     return result;
   }
-  let parser = new Parser(bytes);
   let policy = new Policy();
+  let allow = new ListSize();
+  let deny = new ListSize();
+  measureLists(source, allow, deny);
+  reserve(RuleList.bytesFor(allow.rules, allow.rules * NAME_BYTES_PER_RULE) + RuleList.bytesFor(deny.rules, deny.rules * NAME_BYTES_PER_RULE));
+  policy.allow = new RuleList(allow.rules, allow.rules * NAME_BYTES_PER_RULE);
+  policy.deny = new RuleList(deny.rules, deny.rules * NAME_BYTES_PER_RULE);
   build(parser, policy);
   if (!parser.failed) runSelfTests(parser, policy, nowMs);
   if (parser.failed) {
@@ -652,6 +655,51 @@ export function parseConfig(bytes: ArrayBuffer, nowMs: i64): ConfigResult {
     result.policy = policy;
   }
   return result;
+}
+
+// Linear memory grows by at least its own size whenever the allocator runs out, so tables
+// allocated one after another can leave it twice as large as they need. Allocating their total once
+// (then freeing it for them to use) grows it by what they need and no more.
+const RESERVE_SLACK: i64 = 256 << 10;
+const MAX_RESERVE: i64 = 1 << 30;
+
+function reserve(bytes: i64): void {
+  let total = bytes + RESERVE_SLACK;
+  if (total > MAX_RESERVE) return;
+  heap.free(heap.alloc(<usize>total));
+}
+
+class ListSize {
+  rules: i32 = 0;
+}
+
+const LISTS: string[] = ["allow", "deny"];
+// The shortest rule that parses, {"name":"a","cn":"b"}: no configuration holds more rules than its
+// size allows for.
+const MIN_RULE_BYTES: i32 = 21;
+// What a rule's name takes in the names table, on average, before the table grows.
+const NAME_BYTES_PER_RULE: i32 = 16;
+
+// How many rules each list has, by a quick pass that checks nothing and builds nothing (the real
+// parse reports every error), so the lists' tables are allocated once, at their final size: a large
+// list neither copies tables as it grows nor leaves the old ones behind in linear memory.
+function measureLists(source: ByteSource, allow: ListSize, deny: ListSize): void {
+  let reader = new JsonReader(source);
+  if (reader.kind() != JsonKind.Object || !reader.beginObject()) return;
+  for (let first = true; reader.nextField(first, LISTS, false); first = false) {
+    let list = reader.key == "allow" ? allow : reader.key == "deny" ? deny : null;
+    if (list === null || reader.kind() != JsonKind.Array) {
+      if (!reader.skipUnchecked()) return;
+      continue;
+    }
+    reader.beginArray();
+    for (let firstItem = true; reader.nextItem(firstItem); firstItem = false) {
+      // An array of junk refused at its first item must not reserve room for millions of rules.
+      if (list.rules < source.length / MIN_RULE_BYTES) list.rules++;
+      if (!reader.skipUnchecked()) return;
+    }
+    if (reader.failed) return;
+  }
 }
 
 function build(parser: Parser, policy: Policy): Policy {

@@ -12,6 +12,11 @@ function slotsFor(count: i32): u32 {
 }
 
 export class DigestSet {
+  // The bytes a set sized for `expected` digests allocates.
+  static bytesFor(expected: i32): i64 {
+    return <i64>slotsFor(expected) * (DIGEST_WORDS * 8 + 4);
+  }
+
   private words: StaticArray<u64>;
   private rules: StaticArray<i32>;
   private slots: u32;

@@ -5,10 +5,31 @@
 const EMPTY: i32 = -1;
 
 export class NameTable {
-  private bytes: StaticArray<u8> = new StaticArray<u8>(256);
+  private bytes: StaticArray<u8>;
   private used: i32 = 0;
-  private starts: i32[] = [];
-  private slots: StaticArray<i32> = NameTable.emptySlots(16);
+  private starts: i32[];
+  private slots: StaticArray<i32>;
+
+  // Sized for `expected` names of `bytes` bytes in all; grows past that.
+  constructor(expected: i32 = 0, bytes: i32 = 0) {
+    this.slots = NameTable.emptySlots(NameTable.slotsFor(expected));
+    this.bytes = new StaticArray<u8>(max(bytes, 256));
+    let starts = new Array<i32>(expected);
+    starts.length = 0;
+    this.starts = starts;
+  }
+
+  // The bytes a table sized for `expected` names of `bytes` bytes allocates.
+  static bytesFor(expected: i32, bytes: i32): i64 {
+    return <i64>max(bytes, 256) + <i64>expected * 4 + <i64>NameTable.slotsFor(expected) * 4;
+  }
+
+  // A power of two at least twice the names.
+  private static slotsFor(expected: i32): i32 {
+    let slots = 16;
+    while (slots < expected * 2) slots <<= 1;
+    return slots;
+  }
 
   private static emptySlots(size: i32): StaticArray<i32> {
     let slots = new StaticArray<i32>(size);

@@ -9,13 +9,27 @@ import { Rule } from "./rule";
 
 export class RuleList {
   // null: a plain fingerprint rule, matched by the index alone.
-  private rules: Array<Rule | null> = [];
-  private names: NameTable = new NameTable();
-  private next: i32[] = [];
+  private rules: Array<Rule | null>;
+  private names: NameTable;
+  private next: i32[];
   private unindexed: i32[] = [];
-  private digests: DigestSet = new DigestSet();
+  private digests: DigestSet;
   // Per digest, the last rule of its chain (build time only).
   private tails: Map<i32, i32> | null = null;
+
+  // The bytes a list sized for `expected` rules allocates (rules, chains, names, index).
+  static bytesFor(expected: i32, nameBytes: i32): i64 {
+    return <i64>expected * 8 + NameTable.bytesFor(expected, nameBytes) + DigestSet.bytesFor(expected);
+  }
+
+  // Sized for `expected` rules whose names take `nameBytes` bytes: a list of that size is built
+  // without growing (and copying) a table; a larger one still fits, by growing.
+  constructor(expected: i32 = 0, nameBytes: i32 = 0) {
+    this.rules = reserved<Rule | null>(expected);
+    this.next = reserved<i32>(expected);
+    this.names = new NameTable(expected, nameBytes);
+    this.digests = new DigestSet(expected);
+  }
 
   get length(): i32 {
     return this.rules.length;
@@ -87,4 +101,11 @@ export class RuleList {
     }
     return best;
   }
+}
+
+// An empty array with room for `capacity` items.
+function reserved<T>(capacity: i32): Array<T> {
+  let array = new Array<T>(capacity);
+  array.length = 0;
+  return array;
 }
