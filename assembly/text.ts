@@ -2,10 +2,10 @@
 // names and XFCC keys are ASCII, and Unicode case tables would double the module's size.
 
 export function hexDigit(c: i32): i32 {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
-  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
-  return -1;
+  let digit = c - 0x30;
+  if (<u32>digit <= 9) return digit;
+  let letter = (c | 0x20) - 0x61;
+  return <u32>letter <= 5 ? letter + 10 : -1;
 }
 
 const HEX_UPPER = "0123456789ABCDEF";

@@ -35,12 +35,13 @@ async function filterHost(config: Buffer): Promise<EnvoyHost> {
   return host;
 }
 
-async function floorHost(): Promise<EnvoyHost> {
+// The floor module; configured with `{"deny":true}` it is the denying floor (see floor.wat).
+async function floorHost(configuration = '{}'): Promise<EnvoyHost> {
   const wabt = await wabtInit();
   const module = wabt.parseWat('floor.wat', readFileSync(join(root, 'bench/floor.wat'), 'utf8'));
   const host = await EnvoyHost.load(module.toBinary({}).buffer, { canary: false });
   module.destroy();
-  host.configure('{}');
+  host.configure(configuration);
   return host;
 }
 
@@ -53,6 +54,8 @@ interface Scenario {
   samples: number[];
   /** The floor this scenario is compared with: the floor module serving the same request. */
   floor: Scenario | null;
+  /** For a denial: the denying floor, which also makes the calls a denial needs. */
+  denyingFloor?: Scenario;
 }
 
 const peer = (sha256: string, extra: object = {}) => mtls({ sha256, subject: 'CN=client,O=Bench', uriSans: [], dnsSans: [], ...extra });
@@ -88,9 +91,20 @@ async function main(): Promise<void> {
   };
   const add = (name: string, note: string, host: EnvoyHost, spec: RequestSpec, expect: number) => {
     const floor = floorFor(spec, name);
-    scenarios.push({ name, note, plugin: host.defaultPlugin, spec, expect, samples: [], floor });
+    scenarios.push({ name, note, plugin: host.defaultPlugin, spec, expect, samples: [], floor, denyingFloor: expect === 403 ? denyingFloor : undefined });
   };
   const base = { authority: 'payments.example.com', path: '/ledger/x' };
+  floorFor({ ...base, connection: peer(STRANGER) }, 'floor');
+  const denyingFloor: Scenario = {
+    name: 'floor, denying',
+    note: 'raw ABI as the floor, then subject, URI SAN, 2 counters, log line, 403 local reply',
+    plugin: (await floorHost('{"deny":true}')).defaultPlugin,
+    spec: { ...base, connection: peer(STRANGER) },
+    expect: 403,
+    samples: [],
+    floor: null,
+  };
+  scenarios.push(denyingFloor);
 
   for (const size of LIST_SIZES) {
     const host = await filterHost(fingerprints(size));
@@ -151,6 +165,7 @@ async function main(): Promise<void> {
       medianNs: median(s.samples),
       floor: (s.floor ?? s).name,
       ratio: median(s.samples) / median((s.floor ?? s).samples),
+      ratioToDenyingFloor: s.denyingFloor ? median(s.samples) / median(s.denyingFloor.samples) : undefined,
     })),
     configure,
     memory,
@@ -160,9 +175,12 @@ async function main(): Promise<void> {
   writeFileSync(join(root, 'build/bench.json'), `${JSON.stringify(report, null, 2)}\n`);
 
   console.log(`machine: ${report.machine}; ${ROUNDS} interleaved rounds of ${BATCH} requests, medians\n`);
-  console.log('| scenario | ns/request | × floor | what |');
-  console.log('|---|---:|---:|---|');
-  for (const r of report.requests) console.log(`| ${r.name} | ${Math.round(r.medianNs)} | ${r.ratio.toFixed(2)} | ${r.note} |`);
+  console.log('| scenario | ns/request | × floor | × denying floor | what |');
+  console.log('|---|---:|---:|---:|---|');
+  for (const r of report.requests) {
+    const denying = r.ratioToDenyingFloor === undefined ? '' : r.ratioToDenyingFloor.toFixed(2);
+    console.log(`| ${r.name} | ${Math.round(r.medianNs)} | ${r.ratio.toFixed(2)} | ${denying} | ${r.note} |`);
+  }
   console.log('\n| configure | ms |\n|---|---:|');
   for (const c of configure) console.log(`| ${c.rules.toLocaleString('en')} sha256 rules | ${Math.round(c.ms)} |`);
   console.log('\n| linear memory | bytes per rule |\n|---|---:|');

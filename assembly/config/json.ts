@@ -288,13 +288,18 @@ export class JsonReader {
     if (this.skipSpace() != 0x22) return false;
     let start = this.pos + 1;
     let end = start;
-    while (this.has(end)) {
-      let c = <i32>load<u8>(this.base + <usize>end);
-      if (c == 0x22) break;
-      if (c == 0x5c || c < 0x20) return false;
-      end++;
+    while (true) {
+      if (!this.has(end)) return false;
+      let limit = this.size;
+      let base = this.base;
+      while (end < limit) {
+        let c = load<u8>(base + <usize>end);
+        if (c == 0x22) break;
+        if (c == 0x5c || c < 0x20) return false;
+        end++;
+      }
+      if (end < limit) break;
     }
-    if (!this.has(end)) return false;
     this.spanStart = this.base + <usize>start;
     this.spanLength = end - start;
     this.pos = end + 1;
@@ -548,18 +553,12 @@ export class JsonReader {
     let c = this.skipSpace();
     if (c < 0) return false;
     let depth = 0;
-    let inString = false;
     while (this.has(this.pos)) {
       c = <i32>load<u8>(this.base + <usize>this.pos);
       this.pos++;
-      if (inString) {
-        if (c == 0x5c) this.pos++;
-        else if (c == 0x22) {
-          inString = false;
-          if (depth == 0) return true;
-        }
-      } else if (c == 0x22) {
-        inString = true;
+      if (c == 0x22) {
+        if (!this.passString()) return false;
+        if (depth == 0) return true;
       } else if (c == 0x7b || c == 0x5b) {
         depth++;
       } else if (c == 0x7d || c == 0x5d) {
@@ -568,12 +567,32 @@ export class JsonReader {
           return true;
         }
         if (--depth == 0) return true;
-      } else if (depth == 0 && (c == 0x2c || c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d)) {
+      } else if (depth == 0 && (c == 0x2c || c <= 0x20)) {
         this.pos--;
         return true;
       }
     }
-    return depth == 0 && !inString;
+    return depth == 0;
+  }
+
+  // From just inside a string to just past its closing quote, stepping over escapes unchecked.
+  // The inner loop runs over the window as it stands; only its end reads more.
+  private passString(): bool {
+    let at = this.pos;
+    while (true) {
+      let end = this.size;
+      let base = this.base;
+      while (at < end) {
+        let c = load<u8>(base + <usize>at);
+        at++;
+        if (c == 0x22) {
+          this.pos = at;
+          return true;
+        }
+        if (c == 0x5c) at++;
+      }
+      if (!this.reach(at)) return false;
+    }
   }
 
   // After the top-level value: nothing but white space may follow.
