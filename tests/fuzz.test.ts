@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { EnvoyHost, mtls, plaintext, tls, type Connection, type RequestOutcome } from '../host/index.js';
-import { decide, type Matcher, type Outcome, type Policy, type Rule } from './model/reference.js';
+import { decide, normalisePath, type Matcher, type Outcome, type Policy, type Rule } from './model/reference.js';
 
 const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
 const RUNS = Number(process.env.FUZZ_RUNS ?? 0);
@@ -117,7 +117,11 @@ const xfccHeaders = fc.oneof(
 const request = fc.record({
   connection,
   authority: fc.constantFrom(...AUTHORITIES),
-  path: fc.constantFrom(...PATHS),
+  // Known spellings, and paths pieced together from the parts that normalisation acts on.
+  path: fc.oneof(
+    fc.constantFrom(...PATHS),
+    fc.array(fc.constantFrom('/', '/', '.', '..', 'ledger', 'ledgers', 'status', '418', 'a', '%2e', '%2F', '%41', ';x=1', '?q', '#f'), { maxLength: 8 }).map((parts) => parts.join('')),
+  ),
   xfcc: xfccHeaders,
   nowMs: fc.constantFrom(...NOWS),
   // The client's own XFCC element with this connection's hash, to exercise the SAN completion.
@@ -165,6 +169,25 @@ describe('properties', () => {
         assert.equal(host.vmFailed, false);
       }),
       params(2000),
+    );
+  });
+
+  it('normalises every path as the reference model does', async () => {
+    const host = await EnvoyHost.load(MODULE, { canary: false });
+    const segment = fc.constantFrom('', '.', '..', 'a', 'ledger', '%2e', '%2E%2e', '%2F', '%2f..', 'b;x=1', ';', '%41', '%zz', '%');
+    const path = fc
+      .tuple(fc.boolean(), fc.array(segment, { maxLength: 7 }), fc.constantFrom('', '?q=/../x', '#f'))
+      .map(([rooted, segments, tail]) => `${rooted ? '/' : ''}${segments.join('/')}${tail}`);
+    await fc.assert(
+      fc.asyncProperty(path, async (raw) => {
+        // Allowed under the model's normal form as a prefix, and not under anything deeper.
+        const normal = normalisePath(raw);
+        const deeper = normal.endsWith('/') ? `${normal}zz` : `${normal}/`;
+        assert.ok(host.configure(JSON.stringify({ allow: [{ name: 'here', sha256: SHAS[0], paths: [normal] }], deny: [{ name: 'deeper', sha256: SHAS[0], paths: [deeper] }] })));
+        const outcome = host.request({ connection: mtls({ sha256: SHAS[0], subject: '' }), path: raw });
+        assert.equal(outcome.action, 'continued', `${raw} is ${normal} to the model; the filter said ${outcome.response.details}`);
+      }),
+      params(1000),
     );
   });
 

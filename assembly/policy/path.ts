@@ -16,6 +16,7 @@ export function normalisePath(raw: ArrayBuffer): string {
       break;
     }
   }
+  if (isNormal(input, length)) return String.UTF8.decodeUnsafe(changetype<usize>(raw), <usize>length);
   let decoded = new Uint8Array(length);
   let size = 0;
   for (let i = 0; i < length; i++) {
@@ -50,6 +51,24 @@ export function normalisePath(raw: ArrayBuffer): string {
   if (semicolon >= 0) last = last.substring(0, semicolon);
   let trailingSlash = segments.length > 0 && (last.length == 0 || last == "." || last == "..");
   return "/" + segments.join("/") + (trailingSlash ? "/" : "");
+}
+
+// Whether the first `length` bytes already are a normal path, as most requests' are: "/" then
+// segments without "%" or ";", none empty (but the last) and none "." or "..".
+function isNormal(input: Uint8Array, length: i32): bool {
+  if (length == 0 || input[0] != 0x2f) return false;
+  let segmentStart = 1;
+  for (let i = 1; i <= length; i++) {
+    let c = i < length ? <i32>input[i] : 0x2f;
+    if (c == 0x25 || c == 0x3b) return false;
+    if (c != 0x2f) continue;
+    let size = i - segmentStart;
+    if (size == 0 && i < length) return false;
+    if (size == 1 && input[segmentStart] == 0x2e) return false;
+    if (size == 2 && input[segmentStart] == 0x2e && input[segmentStart + 1] == 0x2e) return false;
+    segmentStart = i + 1;
+  }
+  return true;
 }
 
 // A path prefix matches whole segments: "/ledger" matches "/ledger" and "/ledger/x", never
