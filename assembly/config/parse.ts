@@ -661,7 +661,8 @@ export function parseConfig(source: ByteSource, nowMs: i64): ConfigResult {
 // allocated one after another can leave it twice as large as they need. Allocating their total once
 // (then freeing it for them to use) grows it by what they need and no more.
 const RESERVE_SLACK: i64 = 256 << 10;
-const MAX_RESERVE: i64 = 1 << 30;
+// Well under the allocator's largest block; beyond it the tables are allocated as they come.
+const MAX_RESERVE: i64 = 512 << 20;
 
 function reserve(bytes: i64): void {
   let total = bytes + RESERVE_SLACK;
