@@ -160,6 +160,31 @@ describe("JSON reader window", () => {
     let text = "[" + "1, ".repeat(WINDOW) + "x]";
     expect(errorOf(text)).toBe("invalid JSON at offset " + (1 + 3 * WINDOW).toString() + ": unexpected character 'x'");
   });
+  it("finds a quote, backslash or control character at any offset of a long string", () => {
+    for (let at = 0; at < 24; at++) {
+      let before = "x".repeat(at);
+      let after = "y".repeat(23 - at);
+      let plain = new JsonReader(whole('"' + before + '\u00e9' + after + '"'));
+      expect(plain.readSpan()).toBe(true, "UTF-8 is plain text");
+      expect(plain.spanLength).toBe(25);
+      let quoted = new JsonReader(whole('"' + before + '"' + after + '"'));
+      expect(quoted.readSpan()).toBe(true);
+      expect(quoted.spanLength).toBe(at, "the span ends at the first quote");
+      let escaped = new JsonReader(whole('"' + before + '\\"' + after + '"'));
+      expect(escaped.readSpan()).toBe(false, "an escape is not read in place");
+      expect(escaped.readString()).toBe(before + '"' + after);
+      for (let c = 0; c < 0x20; c++) {
+        let control = new JsonReader(whole('"' + before + String.fromCharCode(c) + after + '"'));
+        expect(control.readSpan()).toBe(false, "a control character is not read in place");
+      }
+      let skipped = new JsonReader(whole('["' + before + '\\"' + after + '", 1]'));
+      skipped.beginArray();
+      skipped.nextItem(true);
+      expect(skipped.skipUnchecked()).toBe(true);
+      expect(skipped.nextItem(false)).toBe(true);
+      expect(skipped.readNumber()).toBe(1.0);
+    }
+  });
   it("skips values unchecked, following strings and nesting only", () => {
     let r = reader('[{"a": "]}\\"", "b": [1, {"c": 2}]}, "s", 12, true]');
     r.beginArray();

@@ -66,6 +66,24 @@ function describeByte(c: i32): string {
   return "byte 0x" + hexUpper(c, 2);
 }
 
+// Eight bytes at a time, for the long plain runs inside strings (a name, 64 hex digits): whether
+// any of them is a '"', a backslash or a control character. Exact ("has zero byte" bit tricks); a hit
+// only sends the caller back to byte-by-byte.
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+
+@inline function hasZeroByte(word: u64): bool {
+  return ((word - ONES) & ~word & HIGHS) != 0;
+}
+
+@inline function hasQuoteOrBackslash(word: u64): bool {
+  return hasZeroByte(word ^ (ONES * 0x22)) || hasZeroByte(word ^ (ONES * 0x5c));
+}
+
+@inline function hasControl(word: u64): bool {
+  return ((word - ONES * 0x20) & ~word & HIGHS) != 0;
+}
+
 export class JsonReader {
   // The window: `size` bytes of the source, starting at source offset `origin`. Positions (`pos`,
   // and the `at`s below) count from the window's start. The window only moves between values, and
@@ -293,6 +311,13 @@ export class JsonReader {
       let limit = this.size;
       let base = this.base;
       while (end < limit) {
+        if (end + 8 <= limit) {
+          let word = load<u64>(base + <usize>end);
+          if (!hasQuoteOrBackslash(word) && !hasControl(word)) {
+            end += 8;
+            continue;
+          }
+        }
         let c = load<u8>(base + <usize>end);
         if (c == 0x22) break;
         if (c == 0x5c || c < 0x20) return false;
@@ -583,6 +608,10 @@ export class JsonReader {
       let end = this.size;
       let base = this.base;
       while (at < end) {
+        if (at + 8 <= end && !hasQuoteOrBackslash(load<u64>(base + <usize>at))) {
+          at += 8;
+          continue;
+        }
         let c = load<u8>(base + <usize>at);
         at++;
         if (c == 0x22) {
