@@ -129,7 +129,7 @@ async function main(): Promise<void> {
   // A rule read from the certificate itself: the filter decodes Cert=, checks its SHA-256 against
   // the connection and reads the SPKI (the demo PKI's allowed certificate).
   const demo = certificateFacts(new X509Certificate(readFileSync(ensureDemoPki(join(root, 'build/pki')).cert('allowed'))));
-  add('allow, SPKI pin from XFCC Cert=', 'connection mode, certificate parsed in the filter', await filterHost(Buffer.from(JSON.stringify({ allow: [{ name: 'pinned', spki: demo.spkiSha256 }] }))),
+  add('allow, SPKI pin from XFCC Cert=', 'connection mode, the certificate read from Cert= (then remembered by digest and text)', await filterHost(Buffer.from(JSON.stringify({ allow: [{ name: 'pinned', spki: demo.spkiSha256 }] }))),
     { ...base, connection: mtls({ sha256: demo.sha256, subject: demo.subject, uriSans: demo.uriSans, dnsSans: demo.dnsSans }), headers: { 'x-forwarded-client-cert': gatewayXfcc(demo) } }, 200);
 
   for (const scenario of scenarios) run(scenario, BATCH); // warm-up

@@ -99,6 +99,16 @@ describe('SPKI pins', () => {
     const forged = gatewayXfcc({ ...certs.ecdsa, pem: certs.rsa.pem });
     assert.equal(behindGateway(host, 'ecdsa', forged), 'cert_allowlist_not_allowed');
   });
+  it('answer the same once a certificate has been read: the same text again, never another', async () => {
+    // Certificates are remembered by digest and text; none of this may change an answer.
+    const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('rsa') }] });
+    for (let i = 0; i < 3; i++) assert.equal(behindGateway(host, 'rsa'), 'pinned');
+    assert.equal(behindGateway(host, 'ecdsa', gatewayXfcc({ ...certs.ecdsa, pem: certs.rsa.pem })), 'cert_allowlist_not_allowed', 'another connection presenting the remembered text');
+    const rsa = certs.rsa;
+    const bare = host.request({ connection: mtls({ sha256: rsa.sha256, subject: rsa.subject, uriSans: rsa.uriSans, dnsSans: rsa.dnsSans }) });
+    assert.equal(bare.response.details, 'cert_allowlist_not_allowed', 'the remembered certificate without its text in this request');
+    assert.equal(behindGateway(host, 'rsa'), 'pinned');
+  });
   it('are read from Envoy\'s peer_certificate where it exists, without XFCC', async () => {
     const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('ed25519') }] }, { peerCertificateAttribute: true });
     const c = certs.ed25519;

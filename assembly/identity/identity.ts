@@ -28,10 +28,7 @@ export class Identity {
       let element = this.pemElement;
       if (pem === null && element !== null) pem = element.cert;
       let digest = this.digest;
-      if (pem !== null && digest !== null) {
-        let der = pemToDer(pem);
-        if (der !== null && sameAsDigest(derSha256(der), digest)) this.certificateValue = readCertificate(der);
-      }
+      if (pem !== null && digest !== null) this.certificateValue = certificateOf(pem, digest);
     }
     return this.certificateValue;
   }
@@ -49,6 +46,36 @@ export class Identity {
     let digest = this.digest;
     return digest === null ? "" : digestToHex(digest);
   }
+}
+
+// Certificates already read, by digest and text: a client sends the same certificate request after
+// request, and decoding, hashing and walking it costs many times what deciding does. Direct-mapped
+// on the digest; an entry answers only for the very same text with the very same digest, so the
+// answer is always what reading that text would give (the facts are shared: nothing changes them).
+const CACHE_SLOTS: i32 = 64;
+const cachedPems = new StaticArray<string | null>(CACHE_SLOTS);
+const cachedDigests = new StaticArray<u64>(CACHE_SLOTS * DIGEST_WORDS);
+const cachedFacts = new StaticArray<CertificateFacts | null>(CACHE_SLOTS);
+
+// The certificate written as `pem` (URL-encoded PEM), if its SHA-256 is `digest`; else null.
+function certificateOf(pem: string, digest: StaticArray<u64>): CertificateFacts | null {
+  let slot = <i32>(unchecked(digest[0]) & <u64>(CACHE_SLOTS - 1));
+  let cached = unchecked(cachedPems[slot]);
+  if (cached !== null && cached == pem && sameWords(cachedDigests, slot * DIGEST_WORDS, digest)) return unchecked(cachedFacts[slot]);
+  let der = pemToDer(pem);
+  if (der === null || !sameAsDigest(derSha256(der), digest)) return null;
+  let facts = readCertificate(der);
+  unchecked((cachedPems[slot] = pem));
+  for (let i = 0; i < DIGEST_WORDS; i++) unchecked((cachedDigests[slot * DIGEST_WORDS + i] = digest[i]));
+  unchecked((cachedFacts[slot] = facts));
+  return facts;
+}
+
+function sameWords(words: StaticArray<u64>, from: i32, digest: StaticArray<u64>): bool {
+  for (let i = 0; i < DIGEST_WORDS; i++) {
+    if (unchecked(words[from + i]) != unchecked(digest[i])) return false;
+  }
+  return true;
 }
 
 // Whether 32 hash bytes are the digest's four words.
