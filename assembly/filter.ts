@@ -254,6 +254,9 @@ class PluginConfiguration extends ByteSource {
 
   read(offset: i32, into: usize, max: i32): i32 {
     let out = changetype<usize>(this.out);
+    // Envoy leaves these alone when it answers with an error: never free the last chunk twice.
+    unchecked((this.out[0] = 0));
+    unchecked((this.out[1] = 0));
     chunkAllocation = true;
     let result = proxy_get_buffer_bytes(BufferTypeValues.PluginConfiguration, <u32>offset, <u32>max, out, out + 4);
     chunkAllocation = false;

@@ -105,6 +105,26 @@ describe('allow and deny by SHA-256 digest', () => {
 });
 
 describe('configuration', () => {
+  it('refuses a configuration Envoy stops handing over part way, without a trap', async () => {
+    // Driven at the VM level: the plugin configuration buffer answers the first window and then is
+    // gone (NotFound), which Envoy never does on its own — the reader must still fail cleanly.
+    const host = await EnvoyHost.load(MODULE, { canary: false });
+    const vm = host.vm;
+    const rules = Array.from({ length: 3000 }, (_, i) => ({ name: `client-${i}`, sha256: ACME.replace(/.{6}$/, i.toString(16).padStart(6, '0')) }));
+    const config = Buffer.from(JSON.stringify({ allow: rules }));
+    assert.ok(config.length > 2 * 65536);
+    let reads = 0;
+    const buffers = new Map<number, Buffer>();
+    buffers.get = (type: number) => (type === 7 && reads++ === 0 ? config : undefined);
+    const id = vm.newContextId();
+    vm.contexts.set(id, { kind: 'root', plugin: { pluginName: 'p', rootId: '', vmId: '' }, buffers, filterState: new Map() });
+    assert.equal(vm.call('proxy_on_context_create', [id, 0], id).trapped, false);
+    assert.equal(vm.call('proxy_on_vm_start', [id, 0], id).value, 1);
+    const configured = vm.call('proxy_on_configure', [id, config.length], id);
+    assert.deepEqual(configured, { trapped: false, value: 0 });
+    assert.ok(reads >= 2);
+    assert.deepEqual(host.logsAtLeast('error').map((e) => e.message), ['cert-allowlist: configuration: cannot read the plugin configuration']);
+  });
   it('accepts the default configuration in filter-config/ (the demo gateway\'s)', async () => {
     const host = await filter(readFileSync(new URL('../filter-config/cert-allowlist.json', import.meta.url), 'utf8'));
     const batch = mtls({ sha256: ACME, subject: 'CN=batch.demo.local,O=Demo Bank', uriSans: ['spiffe://demo.local/ns/bank/sa/batch'] });
