@@ -223,14 +223,6 @@ export class WasmVm {
     return ptr + size <= this.bytes().length;
   }
 
-  /** A copy of guest bytes (the guest may reuse them once the call returns); null when out of bounds. */
-  private read(ptr: number, size: number): Buffer | null {
-    ptr >>>= 0;
-    size >>>= 0;
-    if (!this.inBounds(ptr, size)) return null;
-    return Buffer.from(this.view.subarray(ptr, ptr + size));
-  }
-
   /** Guest bytes in place, for a lookup that does not keep them; null when out of bounds. */
   private peek(ptr: number, size: number): Buffer | null {
     ptr >>>= 0;
@@ -239,12 +231,16 @@ export class WasmVm {
     return this.view.subarray(ptr, ptr + size);
   }
 
+  /** A copy of guest bytes (the guest may reuse them once the call returns); null when out of bounds. */
+  private read(ptr: number, size: number): Buffer | null {
+    const bytes = this.peek(ptr, size);
+    return bytes && Buffer.from(bytes);
+  }
+
   /** Guest bytes decoded as UTF-8 without an intermediate copy; null when out of bounds. */
   private readText(ptr: number, size: number): string | null {
-    ptr >>>= 0;
-    size >>>= 0;
-    if (!this.inBounds(ptr, size)) return null;
-    return this.view.toString('utf8', ptr, ptr + size);
+    const bytes = this.peek(ptr, size);
+    return bytes && bytes.toString('utf8');
   }
 
   private write(ptr: number, data: Uint8Array): boolean {

@@ -1,9 +1,36 @@
 import { ByteSource, JsonKind, JsonReader, MAX_JSON_DEPTH, WINDOW, formatNumber } from "../config/json";
 import { trickle, whole } from "./sources";
 
+// Walks one value of any kind through the reader's own calls; false once it failed.
+function walk(r: JsonReader): bool {
+  let kind = r.kind();
+  if (kind == JsonKind.Object) {
+    if (!r.beginObject()) return false;
+    for (let first = true; r.nextField(first); first = false) {
+      if (!walk(r)) return false;
+    }
+  } else if (kind == JsonKind.Array) {
+    if (!r.beginArray()) return false;
+    for (let first = true; r.nextItem(first); first = false) {
+      if (!walk(r)) return false;
+    }
+  } else if (kind == JsonKind.String) {
+    r.readString();
+  } else if (kind == JsonKind.Number) {
+    r.readNumber();
+  } else if (kind == JsonKind.Bool) {
+    r.readBool();
+  } else if (kind == JsonKind.Null) {
+    r.readNull();
+  } else {
+    r.failUnexpected();
+  }
+  return !r.failed;
+}
+
 function firstError(source: ByteSource): string {
   let reader = new JsonReader(source);
-  if (reader.skipValue()) reader.end();
+  if (walk(reader)) reader.end();
   return reader.error;
 }
 

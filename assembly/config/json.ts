@@ -72,16 +72,17 @@ function describeByte(c: i32): string {
 const ONES: u64 = 0x0101010101010101;
 const HIGHS: u64 = 0x8080808080808080;
 
-@inline function hasZeroByte(word: u64): bool {
-  return ((word - ONES) & ~word & HIGHS) != 0;
+// Whether any byte of `word` is below `limit` (at most 0x80).
+@inline function hasByteBelow(word: u64, limit: u64): bool {
+  return ((word - ONES * limit) & ~word & HIGHS) != 0;
 }
 
 @inline function hasQuoteOrBackslash(word: u64): bool {
-  return hasZeroByte(word ^ (ONES * 0x22)) || hasZeroByte(word ^ (ONES * 0x5c));
+  return hasByteBelow(word ^ (ONES * 0x22), 1) || hasByteBelow(word ^ (ONES * 0x5c), 1);
 }
 
 @inline function hasControl(word: u64): bool {
-  return ((word - ONES * 0x20) & ~word & HIGHS) != 0;
+  return hasByteBelow(word, 0x20);
 }
 
 export class JsonReader {
@@ -216,7 +217,8 @@ export class JsonReader {
 
   // Moves to the next field of the object being read: true with `key` set and the reader on the
   // value; false at the closing brace (consumed) or on an error (see `failed`). A key spelled
-  // exactly like one of `names` is that very string (no allocation per key).
+  // exactly like one of `names` is that very string (no allocation per key); with `decodeKey` false
+  // any other key is "" and passed without being checked.
   nextField(first: bool, names: string[] | null = null, decodeKey: bool = true): bool {
     let c = this.skipSpace();
     if (c == 0x7d) {
@@ -235,7 +237,9 @@ export class JsonReader {
     if (known !== null) {
       this.key = known;
     } else if (!decodeKey) {
-      if (!this.skipString()) return false;
+      // Passed unchecked: only a quick count reads keys it does not know.
+      this.pos++;
+      if (!this.passString()) return this.failAt(this.pos, "unterminated string");
       this.key = "";
     } else {
       let key = this.readString();
@@ -398,32 +402,6 @@ export class JsonReader {
     return null;
   }
 
-  // Checks and passes a string without decoding it (no allocation).
-  private skipString(): bool {
-    this.pos++;
-    while (this.has(this.pos)) {
-      let c = <i32>load<u8>(this.base + <usize>this.pos);
-      if (c == 0x22) {
-        this.pos++;
-        return true;
-      }
-      if (c < 0x20) return this.failAt(this.pos, "control character U+" + hexUpper(c, 4) + " in a string");
-      if (c == 0x5c) {
-        let escape = this.byte(this.pos + 1);
-        if (escape == 0x75) {
-          if (this.hex4(this.pos + 2) < 0) return this.failAt(this.pos, "invalid \\u escape");
-          this.pos += 4;
-        } else if (escape != 0x22 && escape != 0x5c && escape != 0x2f && escape != 0x62 && escape != 0x66 && escape != 0x6e && escape != 0x72 && escape != 0x74) {
-          return this.failAt(this.pos, "invalid escape in a string");
-        }
-        this.pos += 2;
-        continue;
-      }
-      this.pos++;
-    }
-    return this.failAt(this.pos, "unterminated string");
-  }
-
   private hex4(at: i32): i32 {
     if (!this.has(at + 3)) return -1;
     let unit = 0;
@@ -537,34 +515,6 @@ export class JsonReader {
 
   readNull(): bool {
     return this.literal("null") || this.failUnexpected();
-  }
-
-  // Skips one value of any kind without building anything (used to check a document's syntax, and
-  // to count rules before reading them).
-  skipValue(): bool {
-    let kind = this.kind();
-    if (kind == JsonKind.Object) {
-      if (!this.beginObject()) return false;
-      for (let first = true; this.nextField(first, null, false); first = false) {
-        if (!this.skipValue()) return false;
-      }
-      return !this.failed;
-    }
-    if (kind == JsonKind.Array) {
-      if (!this.beginArray()) return false;
-      for (let first = true; this.nextItem(first); first = false) {
-        if (!this.skipValue()) return false;
-      }
-      return !this.failed;
-    }
-    if (kind == JsonKind.String) return this.skipString();
-    if (kind == JsonKind.Number) return !isNaN(this.readNumber());
-    if (kind == JsonKind.Bool) {
-      this.readBool();
-      return !this.failed;
-    }
-    if (kind == JsonKind.Null) return this.readNull();
-    return this.failUnexpected();
   }
 
   // Whether only white space is left.

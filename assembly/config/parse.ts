@@ -644,9 +644,9 @@ export function parseConfig(source: ByteSource, nowMs: i64): ConfigResult {
   let allow = new ListSize();
   let deny = new ListSize();
   measureLists(source, allow, deny);
-  reserve(RuleList.bytesFor(allow.rules, allow.rules * NAME_BYTES_PER_RULE) + RuleList.bytesFor(deny.rules, deny.rules * NAME_BYTES_PER_RULE));
-  policy.allow = new RuleList(allow.rules, allow.rules * NAME_BYTES_PER_RULE);
-  policy.deny = new RuleList(deny.rules, deny.rules * NAME_BYTES_PER_RULE);
+  reserve(RuleList.bytesFor(allow.rules) + RuleList.bytesFor(deny.rules));
+  policy.allow = new RuleList(allow.rules);
+  policy.deny = new RuleList(deny.rules);
   build(parser, policy);
   if (!parser.failed) runSelfTests(parser, policy, nowMs);
   if (parser.failed) {
@@ -678,8 +678,6 @@ const LISTS: string[] = ["allow", "deny"];
 // The shortest rule that parses, {"name":"a","cn":"b"}: no configuration holds more rules than its
 // size allows for.
 const MIN_RULE_BYTES: i32 = 21;
-// What a rule's name takes in the names table, on average, before the table grows.
-const NAME_BYTES_PER_RULE: i32 = 16;
 
 // How many rules each list has, by a quick pass that checks nothing and builds nothing (the real
 // parse reports every error), so the lists' tables are allocated once, at their final size: a large

@@ -1,6 +1,6 @@
 // Who the client is: established from the connection's TLS facts or from XFCC, with the trust rules
 // of the README's "The client's identity". Pure: the glue hands in the raw property values.
-import { DIGEST_WORDS, decodeDigest, digestToHex, parseFingerprint } from "./sha256";
+import { DIGEST_WORDS, decodeDigest, digestToHex } from "./sha256";
 import { commonName } from "./subject";
 import { XfccElement, parseXfcc } from "./xfcc";
 import { pemToDer } from "../cert/pem";
@@ -54,28 +54,22 @@ export class Identity {
 // answer is always what reading that text would give (the facts are shared: nothing changes them).
 const CACHE_SLOTS: i32 = 64;
 const cachedPems = new StaticArray<string | null>(CACHE_SLOTS);
-const cachedDigests = new StaticArray<u64>(CACHE_SLOTS * DIGEST_WORDS);
+const cachedDigests = new StaticArray<StaticArray<u64> | null>(CACHE_SLOTS);
 const cachedFacts = new StaticArray<CertificateFacts | null>(CACHE_SLOTS);
 
 // The certificate written as `pem` (URL-encoded PEM), if its SHA-256 is `digest`; else null.
 function certificateOf(pem: string, digest: StaticArray<u64>): CertificateFacts | null {
   let slot = <i32>(unchecked(digest[0]) & <u64>(CACHE_SLOTS - 1));
-  let cached = unchecked(cachedPems[slot]);
-  if (cached !== null && cached == pem && sameWords(cachedDigests, slot * DIGEST_WORDS, digest)) return unchecked(cachedFacts[slot]);
+  let cachedPem = unchecked(cachedPems[slot]);
+  let cachedDigest = unchecked(cachedDigests[slot]);
+  if (cachedPem !== null && cachedDigest !== null && cachedPem == pem && sameDigest(cachedDigest, digest)) return unchecked(cachedFacts[slot]);
   let der = pemToDer(pem);
   if (der === null || !sameAsDigest(derSha256(der), digest)) return null;
   let facts = readCertificate(der);
   unchecked((cachedPems[slot] = pem));
-  for (let i = 0; i < DIGEST_WORDS; i++) unchecked((cachedDigests[slot * DIGEST_WORDS + i] = digest[i]));
+  unchecked((cachedDigests[slot] = digest));
   unchecked((cachedFacts[slot] = facts));
   return facts;
-}
-
-function sameWords(words: StaticArray<u64>, from: i32, digest: StaticArray<u64>): bool {
-  for (let i = 0; i < DIGEST_WORDS; i++) {
-    if (unchecked(words[from + i]) != unchecked(digest[i])) return false;
-  }
-  return true;
 }
 
 // Whether 32 hash bytes are the digest's four words.
@@ -146,8 +140,7 @@ function connectionDigest(facts: ConnectionFacts): StaticArray<u64> | null {
 function ownElement(elements: XfccElement[] | null, digest: StaticArray<u64>): XfccElement | null {
   if (elements === null || elements.length == 0) return null;
   let last = elements[elements.length - 1];
-  if (!last.hasHash) return null;
-  let hash = parseFingerprint(last.hash);
+  let hash = last.digest;
   return hash !== null && sameDigest(hash, digest) ? last : null;
 }
 
@@ -188,7 +181,7 @@ export function connectionIdentity(facts: ConnectionFacts, sansFromCertificate: 
 
 export function elementIdentity(element: XfccElement): Identity {
   let identity = new Identity();
-  if (element.hasHash) identity.digest = parseFingerprint(element.hash);
+  identity.digest = element.digest;
   identity.subject = element.subject;
   identity.uriSans = element.uris;
   identity.dnsSans = element.dnss;

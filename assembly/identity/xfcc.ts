@@ -5,6 +5,7 @@
 // below). Anything ambiguous is malformed (null), never guessed. Pure.
 
 import { asciiLower } from "../text";
+import { parseFingerprint } from "./sha256";
 
 export class XfccElement {
   hash: string = "";
@@ -21,7 +22,19 @@ export class XfccElement {
   private certEnd: i32 = 0;
   private certQuoted: bool = false;
 
+  private digestDone: bool = false;
+  private digestValue: StaticArray<u64> | null = null;
+
   constructor(private header: ArrayBuffer) {}
+
+  // Hash as a digest, decoded once; null without a Hash or when it is not one.
+  get digest(): StaticArray<u64> | null {
+    if (!this.digestDone) {
+      this.digestDone = true;
+      if (this.hasHash) this.digestValue = parseFingerprint(this.hash);
+    }
+    return this.digestValue;
+  }
 
   get cert(): string {
     return valueText(this.header, this.certAt, this.certEnd, this.certQuoted);

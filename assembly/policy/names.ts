@@ -14,9 +14,7 @@ export class NameTable {
   constructor(expected: i32 = 0, bytes: i32 = 0) {
     this.slots = NameTable.emptySlots(NameTable.slotsFor(expected));
     this.bytes = new StaticArray<u8>(max(bytes, 256));
-    let starts = new Array<i32>(expected);
-    starts.length = 0;
-    this.starts = starts;
+    this.starts = reserved<i32>(expected);
   }
 
   // The bytes a table sized for `expected` names of `bytes` bytes allocates.
@@ -104,4 +102,11 @@ export class NameTable {
       unchecked((this.slots[this.find(changetype<usize>(this.bytes) + <usize>(this.used - length), length)] = index));
     }
   }
+}
+
+// An empty array with room for `capacity` items.
+export function reserved<T>(capacity: i32): Array<T> {
+  let array = new Array<T>(capacity);
+  array.length = 0;
+  return array;
 }

@@ -4,8 +4,11 @@
 // all — the index alone matches it — which keeps a million-fingerprint list small. Pure.
 import { Identity } from "../identity/identity";
 import { DigestSet } from "./digest-set";
-import { NameTable } from "./names";
+import { NameTable, reserved } from "./names";
 import { Rule } from "./rule";
+
+// What a rule's name takes in the names table, on average, before the table grows.
+const NAME_BYTES_PER_RULE: i32 = 16;
 
 export class RuleList {
   // null: a plain fingerprint rule, matched by the index alone.
@@ -18,16 +21,16 @@ export class RuleList {
   private tails: Map<i32, i32> | null = null;
 
   // The bytes a list sized for `expected` rules allocates (rules, chains, names, index).
-  static bytesFor(expected: i32, nameBytes: i32): i64 {
-    return <i64>expected * 8 + NameTable.bytesFor(expected, nameBytes) + DigestSet.bytesFor(expected);
+  static bytesFor(expected: i32): i64 {
+    return <i64>expected * 8 + NameTable.bytesFor(expected, expected * NAME_BYTES_PER_RULE) + DigestSet.bytesFor(expected);
   }
 
-  // Sized for `expected` rules whose names take `nameBytes` bytes: a list of that size is built
-  // without growing (and copying) a table; a larger one still fits, by growing.
-  constructor(expected: i32 = 0, nameBytes: i32 = 0) {
+  // Sized for `expected` rules: a list of that size is built without growing (and copying) a
+  // table; a larger one, or longer names, still fit, by growing.
+  constructor(expected: i32 = 0) {
     this.rules = reserved<Rule | null>(expected);
     this.next = reserved<i32>(expected);
-    this.names = new NameTable(expected, nameBytes);
+    this.names = new NameTable(expected, expected * NAME_BYTES_PER_RULE);
     this.digests = new DigestSet(expected);
   }
 
@@ -101,11 +104,4 @@ export class RuleList {
     }
     return best;
   }
-}
-
-// An empty array with room for `capacity` items.
-function reserved<T>(capacity: i32): Array<T> {
-  let array = new Array<T>(capacity);
-  array.length = 0;
-  return array;
 }
