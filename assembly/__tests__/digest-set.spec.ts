@@ -21,11 +21,10 @@ function digestOf(i: i32, sequential: bool, out: StaticArray<u64>): StaticArray<
 class Probes {
   hits: f64 = 0;
   misses: f64 = 0;
-  worstHit: i32 = 0;
 }
 
 // Builds a set of `count` digests grown from empty (every resize on the way), then reads every
-// one of them back and as many that are absent.
+// one of them back and as many that are absent; a wrong answer gives zero probes (a failure).
 function probe(count: i32, sequential: bool): Probes {
   let set = new DigestSet();
   let digest = new StaticArray<u64>(DIGEST_WORDS);
@@ -36,9 +35,7 @@ function probe(count: i32, sequential: bool): Probes {
   for (let i = 0; i < count; i++) {
     digestOf(i, sequential, digest);
     if (set.lookup(digest) != i) return new Probes();
-    let probes = set.probes(digest);
-    hits += probes;
-    if (probes > result.worstHit) result.worstHit = probes;
+    hits += set.probes(digest);
     digestOf(count + i, sequential, digest);
     if (set.lookup(digest) != -1) return new Probes();
     misses += set.probes(digest);
@@ -50,23 +47,23 @@ function probe(count: i32, sequential: bool): Probes {
 
 const SIZES: i32[] = [1_000, 100_000, 1_000_000];
 
+// About 2.5 slots per hit and 8.5 per miss is the theory for linear probing at the table's highest
+// load (3/4); a scan would read half the list.
+function expectFewProbes(sequential: bool): void {
+  for (let i = 0; i < SIZES.length; i++) {
+    let p = probe(SIZES[i], sequential);
+    expect(p.hits).toBeGreaterThanOrEqual(1.0);
+    expect(p.hits).toBeLessThanOrEqual(3.0);
+    expect(p.misses).toBeGreaterThanOrEqual(1.0);
+    expect(p.misses).toBeLessThanOrEqual(12.0);
+  }
+}
+
 describe("the digest index does not scan the list", () => {
   it("reads few slots per lookup at any size, for sequential fingerprints", () => {
-    for (let i = 0; i < SIZES.length; i++) {
-      let p = probe(SIZES[i], true);
-      expect(p.hits).toBeGreaterThanOrEqual(1.0);
-      expect(p.hits).toBeLessThanOrEqual(3.0);
-      expect(p.misses).toBeGreaterThanOrEqual(1.0);
-      expect(p.misses).toBeLessThanOrEqual(12.0);
-    }
+    expectFewProbes(true);
   });
   it("reads few slots per lookup at any size, for spread fingerprints", () => {
-    for (let i = 0; i < SIZES.length; i++) {
-      let p = probe(SIZES[i], false);
-      expect(p.hits).toBeGreaterThanOrEqual(1.0);
-      expect(p.hits).toBeLessThanOrEqual(3.0);
-      expect(p.misses).toBeGreaterThanOrEqual(1.0);
-      expect(p.misses).toBeLessThanOrEqual(12.0);
-    }
+    expectFewProbes(false);
   });
 });
