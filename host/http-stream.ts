@@ -18,7 +18,11 @@ export interface HostOptions {
   vmConfiguration?: string;
   /** What happens after the VM traps (§7). Default FAIL_CLOSED, Istio's default. */
   failurePolicy?: FailurePolicy;
-  /** Validate each configuration in a throwaway canary VM first, as Envoy does. Default true. */
+  /**
+   * Validate each configuration in a throwaway canary VM first, as Envoy does. Default true. Without
+   * it the worker refuses a bad configuration itself, and the refused root context stays in the
+   * worker VM, as in Envoy when a worker alone refuses: fine for a few refusals, not for thousands.
+   */
   canary?: boolean;
   /** The level proxy_get_log_level reports. */
   logLevel?: LogLevel;
