@@ -138,7 +138,7 @@ export class EnvoyHost {
 }
 
 export class Plugin {
-  /** The worker VM's root context serving requests, or null before a configuration was accepted. */
+  /** The worker VM's root context serving requests; null when the worker refused what the canary accepted. */
   private rootContext: number | null = null;
   private rootVm: WasmVm | null = null;
 
@@ -169,10 +169,16 @@ export class Plugin {
     const vm = this.host.vm;
     const previous = this.rootVm === vm ? this.rootContext : null;
     const root = this.startRoot(vm, bytes);
-    if (root === null) return this.host.options.canary === false ? false : true;
+    if (root === null && this.host.options.canary === false) return false;
+    if (root === null) {
+      // The canary accepted what this worker refused or trapped on: Envoy gives the worker no plugin
+      // handle, and PluginConfig::createContext then leaves the filter out of the chain whatever the
+      // failure policy (§7) — this worker's requests pass unfiltered.
+      vm.log('error', 'Failed to configure thread-local Wasm plugin', 0);
+    }
     this.rootContext = root;
     this.rootVm = vm;
-    if (previous !== null) {
+    if (previous !== null && !vm.failed) {
       const done = vm.call('proxy_on_done', [previous], previous);
       if (!done.trapped) vm.call('proxy_on_delete', [previous], previous);
       vm.contexts.delete(previous);
@@ -205,6 +211,8 @@ export class Plugin {
   open(spec: RequestSpec): HttpStream {
     if (this.rootVm === null) throw new Error('no configuration has been accepted for this plugin');
     const vm = this.host.vm;
+    // No plugin handle on this worker: the filter is not in the chain at all.
+    if (this.rootContext === null && this.rootVm === vm) return new HttpStream(this.host.environment, null, 0, 'FAIL_OPEN', spec);
     // After a trap Envoy stops calling the VM; a configuration change brings a fresh one (§7).
     const usable = !vm.failed && this.rootVm === vm && this.rootContext !== null;
     return new HttpStream(this.host.environment, usable ? vm : null, this.rootContext ?? 0, this.host.options.failurePolicy ?? 'FAIL_CLOSED', spec);

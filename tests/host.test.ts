@@ -114,6 +114,20 @@ describe('call order (§1.4)', () => {
     assert.deepEqual(host.logs.map((entry) => `${entry.vm}:${entry.message}`), ['canary:started', 'canary:ctx_create', 'canary:vm_start', 'canary:00:']);
     assert.equal(host.request({ connection: tls(), headers: { 'x-action': '-' } }).action, 'continued');
   });
+  it('leaves the filter out of a worker that refuses what its canary accepted, whatever the failure policy', async () => {
+    // Envoy: the worker gets no plugin handle and PluginConfig::createContext adds no filter (§7).
+    const host = await probeHost({ acceptOnce: true }, { failurePolicy: 'FAIL_CLOSED' });
+    host.clearLogs();
+    assert.equal(host.configure('second'), true);
+    const worker = host.logs.filter((entry) => entry.vm === 'worker');
+    assert.deepEqual(worker.map((entry) => `${entry.context}:${entry.level}:${entry.message}`), [
+      '2:info:ctx_create', '2:info:vm_start', '2:info:01:second', '0:error:Failed to configure thread-local Wasm plugin', '1:info:done', '1:info:delete',
+    ]);
+    const outcome = host.request({ connection: tls(), headers: { 'x-action': 'r' } });
+    assert.equal(outcome.action, 'continued');
+    assert.equal(outcome.response.status, 200);
+    assert.deepEqual(messages(outcome), []);
+  });
   it('retires the previous root context after an accepted update', async () => {
     const host = await probeHost();
     host.clearLogs();
