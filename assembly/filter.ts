@@ -121,9 +121,9 @@ export class CertAllowlistRoot extends RootContext {
 
   // Envoy refuses a configuration for which this returns false and keeps the previous one.
   onConfigure(configuration_size: u32): bool {
-    let nowMs = <i64>(get_current_time_nanoseconds() / NS_PER_MS);
+    // No clock here: every VM that loads this configuration must give the canary's answer.
     let source = new PluginConfiguration(<i32>configuration_size);
-    let result = parseConfig(source, nowMs);
+    let result = parseConfig(source);
     if (source.unreadable) {
       log(LogLevelValues.error, "cert-allowlist: configuration: cannot read the plugin configuration");
       return false;

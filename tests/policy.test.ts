@@ -294,6 +294,19 @@ describe('configuration updates', () => {
     ]);
     assert.equal(decision(send(host, peer({ sha256: ACME }))), 'allow:acme-batch');
   });
+  it('give the same answer whenever a VM loads them: self-tests never read the clock', async () => {
+    // Envoy loads a configuration in a canary, then in every worker, and again after a restart or a
+    // VM reload; a worker that refuses what the canary accepted runs without the filter.
+    const windowed = { allow: [{ name: 'temp', cn: 'x', notAfter: '2027-01-31T23:59:59Z' }] };
+    const unpinned = { ...windowed, selfTests: [{ name: 'x may post', request: { subject: 'CN=x' }, expect: 'allow' }] };
+    const pinned = { ...windowed, selfTests: [{ name: 'x may post', request: { subject: 'CN=x', at: '2027-01-01T00:00:00Z' }, expect: 'allow' }] };
+    for (const year of [2026, 2031]) {
+      const host = await EnvoyHost.load(MODULE, { now: BigInt(Date.UTC(year, 0, 1)) * 1_000_000n });
+      assert.equal(host.configure(JSON.stringify(unpinned)), false, `${year}`);
+      assert.match(host.logsAtLeast('error')[0].message, /expected allow, got deny \(not_allowed\) at 2027-01-31T23:59:59\.001Z/);
+      assert.equal(host.configure(JSON.stringify(pinned)), true, `${year}`);
+    }
+  });
   it('apply a new deny rule to the next request', async () => {
     const host = await filter();
     assert.equal(host.configure(JSON.stringify({ ...POLICY, deny: [{ name: 'acme-revoked', sha256: ACME }] })), true);

@@ -3,15 +3,14 @@ import { IdentitySource, Mode } from "../policy/policy";
 import { trickle, whole } from "./sources";
 
 // Parsed from the whole text, and again three bytes per read: both must say the same.
-function parseText(text: string, now: i64): ConfigResult {
-  let result = parseConfig(whole(text), now);
-  let trickled = parseConfig(trickle(text, 3), now);
+function parseText(text: string): ConfigResult {
+  let result = parseConfig(whole(text));
+  let trickled = parseConfig(trickle(text, 3));
   expect(trickled.error).toBe(result.error, "the same error whatever the reads");
   expect(trickled.policy === null).toBe(result.policy === null);
   return result;
 }
 
-const NOW: i64 = 1795000000000; // 2026-11-18
 const SHA = "8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7";
 const OTHER = "0000000000000000000000000000000000000000000000000000000000000001";
 const MATCHERS = "sha256, uriSan, uriSanPrefix, dnsSan, subject, cn, spki, emailSan, ipSan, serial, issuer";
@@ -19,7 +18,7 @@ const RULE_FIELDS = "name, sha256, uriSan, uriSanPrefix, dnsSan, subject, cn, sp
 const EX = '{"allow": [{"name": "acme-batch", "sha256": "<64 hex digits>"}]}';
 
 function errorOf(text: string): string {
-  let result = parseText(text, NOW);
+  let result = parseText(text);
   expect(result.policy).toBeNull("a rejected configuration yields no policy");
   return result.error;
 }
@@ -88,14 +87,14 @@ describe("configuration errors name the JSON path and the problem", () => {
     let text = withAllow(rules.join(", "), '"deny": [' + rule("d", SHA) + "]");
     expect(text.length).toBeGreaterThan(4 * 65536);
     expect(errorOf(text)).toBe('allow[3000].name: duplicate name "client-17" (first used by allow[17])');
-    let result = parseText(text.replace(rule("client-17", SHA), rule("client-3000", SHA)), NOW);
+    let result = parseText(text.replace(rule("client-17", SHA), rule("client-3000", SHA)));
     expect(result.error).toBe("");
     expect(result.policy!.allow.length).toBe(3001);
     expect(result.policy!.allow.name(2999)).toBe("client-2999");
     expect(result.policy!.deny.length).toBe(1);
   });
   it("allows the same name once in allow and once in deny", () => {
-    expect(parseText(withAllow(rule("a", SHA), '"deny": [' + rule("a", OTHER) + "]"), NOW).error).toBe("");
+    expect(parseText(withAllow(rule("a", SHA), '"deny": [' + rule("a", OTHER) + "]")).error).toBe("");
   });
   it("rejects a duplicate name in the deny list", () => {
     expect(errorOf(withAllow("", '"deny": [' + rule("a", SHA) + ", " + rule("a", OTHER) + "]")))
@@ -204,7 +203,7 @@ describe("self-tests", () => {
     let tests = selfTest("batch may post", '{"sha256": "' + SHA + '", "path": "/ledger/x"}', "allow") + ", " +
       selfTest("no certificate", '{"path": "/ledger/x"}', "deny") + ", " +
       selfTest("teapot blocked", '{"subject": "CN=test.client", "path": "/status/%2e%2e/status/418"}', "deny");
-    expect(parseText("{" + BASE + ', "selfTests": [' + tests + "]}", NOW).error).toBe("");
+    expect(parseText("{" + BASE + ', "selfTests": [' + tests + "]}").error).toBe("");
   });
   it("reject a configuration whose self-test fails, naming the test and the outcome", () => {
     let tests = selfTest("batch may read status", '{"sha256": "' + SHA + '", "path": "/status"}', "allow");
@@ -221,6 +220,24 @@ describe("self-tests", () => {
     let tests = selfTest("expired", '{"subject": "CN=x", "at": "2027-02-01T00:00:00Z"}', "allow");
     expect(errorOf("{" + config + ', "selfTests": [' + tests + "]}")).toBe('selfTests[0]: self-test "expired" expected allow, got deny (not_allowed)');
   });
+  it("hold a test without \"at\" at every moment, naming the earliest edge at which it fails", () => {
+    let config = '"allow": [{"name": "temp", "cn": "x", "notAfter": "2027-01-31T23:59:59Z"}]';
+    let tests = selfTest("x may post", '{"subject": "CN=x"}', "allow");
+    expect(errorOf("{" + config + ', "selfTests": [' + tests + "]}"))
+      .toBe('selfTests[0]: self-test "x may post" expected allow, got deny (not_allowed) at 2027-01-31T23:59:59.001Z (without "at", a self-test must hold at any time)');
+  });
+  it("hold a test without \"at\" before a window opens too", () => {
+    let config = '"allow": [{"name": "later", "cn": "x", "notBefore": "2027-01-01T00:00:00Z"}], "deny": [{"name": "old", "cn": "x", "notAfter": "2020-01-01T00:00:00Z"}]';
+    let tests = selfTest("x may post", '{"subject": "CN=x"}', "allow");
+    expect(errorOf("{" + config + ', "selfTests": [' + tests + "]}"))
+      .toBe('selfTests[0]: self-test "x may post" expected allow, got deny (denied_by_rule) at 2020-01-01T00:00:00.000Z (without "at", a self-test must hold at any time)');
+  });
+  it("accept a test without \"at\" that holds whatever the windows", () => {
+    let config = '"allow": [{"name": "temp", "cn": "x", "notBefore": "2026-01-01T00:00:00Z", "notAfter": "2027-01-31T23:59:59Z"}, {"name": "always", "cn": "x"}, ' +
+      '{"name": "other", "cn": "y", "notAfter": "2020-01-01T00:00:00Z"}]';
+    let tests = selfTest("x may post", '{"subject": "CN=x"}', "allow") + ", " + selfTest("z may not", '{"subject": "CN=z"}', "deny");
+    expect(parseText("{" + config + ', "selfTests": [' + tests + "]}").error).toBe("");
+  });
   it("reject an unknown expectation", () => {
     expect(errorOf("{" + BASE + ', "selfTests": [' + selfTest("x", "{}", "permit") + "]}")).toBe('selfTests[0].expect: expected "allow" or "deny", got "permit"');
   });
@@ -236,7 +253,7 @@ describe("self-tests", () => {
 
 describe("accepted configurations", () => {
   it("default to enforce, connection identity, every host, no identity header and a 403", () => {
-    let policy = parseText('{"allow": []}', NOW).policy!;
+    let policy = parseText('{"allow": []}').policy!;
     expect(policy.mode).toBe(Mode.Enforce);
     expect(policy.source).toBe(IdentitySource.Connection);
     expect(policy.hosts).toBeNull();
@@ -248,7 +265,7 @@ describe("accepted configurations", () => {
   });
   it("read every top-level field", () => {
     let policy = parseText('{"mode": "dry-run", "identitySource": "xfcc", "trustedProxies": [{"uriSan": "spiffe://gw"}], "hosts": ["a.example"], ' +
-      '"allow": [], "deny": [], "identityHeader": "X-Client-Identity", "denyResponse": {"status": 401, "body": "no", "contentType": "text/html", "includeReason": true}}', NOW).policy!;
+      '"allow": [], "deny": [], "identityHeader": "X-Client-Identity", "denyResponse": {"status": 401, "body": "no", "contentType": "text/html", "includeReason": true}}').policy!;
     expect(policy.mode).toBe(Mode.DryRun);
     expect(policy.source).toBe(IdentitySource.Xfcc);
     expect(policy.trustedProxies.length).toBe(1);
@@ -258,9 +275,9 @@ describe("accepted configurations", () => {
     expect(policy.denyResponse.includeReason).toBe(true);
   });
   it("read only what the rules need", () => {
-    let policy = parseText(withAllow(rule("a", SHA)), NOW).policy!;
+    let policy = parseText(withAllow(rule("a", SHA))).policy!;
     expect(policy.needsHost || policy.needsPath || policy.needsClock || policy.needsSubject || policy.needsSans).toBe(false);
-    let scoped = parseText(withAllow('{"name": "a", "cn": "x", "uriSan": "u", "hosts": ["h"], "paths": ["/p"], "notAfter": "2030-01-01T00:00:00Z"}'), NOW).policy!;
+    let scoped = parseText(withAllow('{"name": "a", "cn": "x", "uriSan": "u", "hosts": ["h"], "paths": ["/p"], "notAfter": "2030-01-01T00:00:00Z"}')).policy!;
     expect(scoped.needsHost && scoped.needsPath && scoped.needsClock && scoped.needsSubject && scoped.needsSans).toBe(true);
   });
 });

@@ -1,8 +1,8 @@
 import { ConfigResult, parseConfig } from "../config/parse";
 import { BufferSource } from "../config/json";
 
-function parseText(text: string, now: i64): ConfigResult {
-  return parseConfig(new BufferSource(String.UTF8.encode(text)), now);
+function parseText(text: string): ConfigResult {
+  return parseConfig(new BufferSource(String.UTF8.encode(text)));
 }
 import { ConnectionFacts, Identity, IdentityResult, IdentityFailure } from "../identity/identity";
 import { parseFingerprint } from "../identity/sha256";
@@ -23,7 +23,7 @@ function policy(extra: string = ""): Policy {
     '{"name": "client-dns", "dnsSan": "client.example.com"},' +
     '{"name": "by-cn", "cn": "test.client"},' +
     '{"name": "temporary", "cn": "temp", "notBefore": "2026-01-01T00:00:00Z", "notAfter": "2027-01-31T23:59:59Z"}' +
-    '], "deny": [{"name": "leaked-key", "sha256": "' + LEAKED + '"}, {"name": "no-teapot", "cn": "test.client", "paths": ["/status/418"]}]' + extra + "}", NOW);
+    '], "deny": [{"name": "leaked-key", "sha256": "' + LEAKED + '"}, {"name": "no-teapot", "cn": "test.client", "paths": ["/status/418"]}]' + extra + "}");
   expect(result.error).toBe("");
   return result.policy!;
 }

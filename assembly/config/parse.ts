@@ -633,7 +633,7 @@ function normaliseSerial(text: string): string | null {
   return hex;
 }
 
-export function parseConfig(source: ByteSource, nowMs: i64): ConfigResult {
+export function parseConfig(source: ByteSource): ConfigResult {
   let result = new ConfigResult();
   let parser = new Parser(source);
   if (parser.reader.atEnd()) {
@@ -648,7 +648,7 @@ export function parseConfig(source: ByteSource, nowMs: i64): ConfigResult {
   policy.allow = new RuleList(allow.rules);
   policy.deny = new RuleList(deny.rules);
   build(parser, policy);
-  if (!parser.failed) runSelfTests(parser, policy, nowMs);
+  if (!parser.failed) runSelfTests(parser, policy);
   if (parser.failed) {
     result.error = parser.message();
   } else {
@@ -777,22 +777,49 @@ function derive(policy: Policy): void {
 }
 
 // Each self-test describes a request and the expected decision; any failure rejects the whole
-// configuration with the test's name and the actual outcome.
-function runSelfTests(parser: Parser, policy: Policy, nowMs: i64): void {
+// configuration with the test's name and the actual outcome. A test with `at` is decided at that
+// moment. One without must hold at every moment: it is decided around each window edge of the rules
+// it could match (between edges nothing changes), never at the clock's time — so every VM that loads
+// a configuration, now or after a restart next year, gives the canary's answer (a worker that refused
+// what its canary accepted would run without the filter).
+function runSelfTests(parser: Parser, policy: Policy): void {
   for (let i = 0; i < parser.selfTests.length; i++) {
     let test = parser.selfTests[i];
-    let allowed = true;
+    // Out of scope, a request continues untouched: an allow.
+    let failed = !policy.inScope(test.host) && !test.expectAllow;
     let outcome = "allow";
+    let when = "";
     if (policy.inScope(test.host)) {
       // No sha256 and no subject: a request without a client certificate.
       let result = test.noCertificate ? IdentityResult.failed(IdentityFailure.NoClientCertificate) : IdentityResult.of(test.identity);
-      let verdict = decide(policy, result, test.host, normalisePath(String.UTF8.encode(test.target)), test.hasAt ? test.at : nowMs);
-      allowed = verdict.allowed;
-      outcome = allowed ? "allow (rule " + quote(verdict.rule) + ")" : "deny (" + reasonName(verdict.reason) + ")";
+      let path = normalisePath(String.UTF8.encode(test.target));
+      let moments = test.hasAt ? [test.at] : windowEdges(policy, result, test.host, path);
+      // Without edges the answer is the same at any moment.
+      if (moments.length == 0) moments.push(0);
+      let earliest: i64 = 0;
+      for (let m = 0; m < moments.length; m++) {
+        let moment = moments[m];
+        let verdict = decide(policy, result, test.host, path, moment);
+        if (verdict.allowed == test.expectAllow || (failed && moment >= earliest)) continue;
+        failed = true;
+        earliest = moment;
+        outcome = verdict.allowed ? "allow (rule " + quote(verdict.rule) + ")" : "deny (" + reasonName(verdict.reason) + ")";
+        if (!test.hasAt && moments.length > 1) when = " at " + new Date(moment).toISOString() + " (without \"at\", a self-test must hold at any time)";
+      }
     }
-    if (allowed != test.expectAllow) {
-      parser.error = test.path + ": self-test " + quote(test.name) + " expected " + (test.expectAllow ? "allow" : "deny") + ", got " + outcome;
+    if (failed) {
+      parser.error = test.path + ": self-test " + quote(test.name) + " expected " + (test.expectAllow ? "allow" : "deny") + ", got " + outcome + when;
       return;
     }
   }
+}
+
+function windowEdges(policy: Policy, result: IdentityResult, host: string, path: string): i64[] {
+  let edges = new Array<i64>();
+  let identity = result.identity;
+  if (identity !== null) {
+    policy.deny.windowEdges(identity, host, path, edges);
+    policy.allow.windowEdges(identity, host, path, edges);
+  }
+  return edges;
 }

@@ -5,7 +5,7 @@
 import { Identity } from "../identity/identity";
 import { DigestSet } from "./digest-set";
 import { NameTable, reserved } from "./names";
-import { Rule } from "./rule";
+import { NO_END, NO_START, Rule } from "./rule";
 
 // What a rule's name takes in the names table, on average, before the table grows.
 const NAME_BYTES_PER_RULE: i32 = 16;
@@ -78,6 +78,31 @@ export class RuleList {
   // Called once the list is complete: drops what only building needed.
   seal(): void {
     this.tails = null;
+  }
+
+  // Around the validity window of every rule that would match this request at some time, the
+  // moments where the list's answer can change, and the moment before each (into `edges`).
+  windowEdges(identity: Identity, host: string, path: string, edges: i64[]): void {
+    let digest = identity.digest;
+    if (digest !== null) {
+      for (let at = this.digests.lookup(digest); at >= 0; at = unchecked(this.next[at])) this.edgesOf(at, identity, host, path, edges);
+    }
+    let unindexed = this.unindexed;
+    for (let i = 0; i < unindexed.length; i++) this.edgesOf(unchecked(unindexed[i]), identity, host, path, edges);
+  }
+
+  private edgesOf(at: i32, identity: Identity, host: string, path: string, edges: i64[]): void {
+    let rule = unchecked(this.rules[at]);
+    // A window holds its own start: a rule that matches then matches whenever its window is open.
+    if (rule === null || !rule.hasWindow || !rule.matches(identity, host, path, rule.notBefore)) return;
+    if (rule.notBefore != NO_START) {
+      edges.push(rule.notBefore - 1);
+      edges.push(rule.notBefore);
+    }
+    if (rule.notAfter != NO_END) {
+      edges.push(rule.notAfter);
+      edges.push(rule.notAfter + 1);
+    }
   }
 
   // The index of the first rule that matches, or -1.
