@@ -174,13 +174,14 @@ export class CertAllowlistRequest extends Context {
         facts.uriSan = text(get_property_bytes(URI_SAN_PATH));
         facts.dnsSan = text(get_property_bytes(DNS_SAN_PATH));
       }
-      if ((policy.needsCertificate || policy.needsSans) && facts.digestHex !== null) facts.peerCertificate = text(get_property_bytes(PEER_CERTIFICATE_PATH));
-      if ((policy.needsSans || policy.needsCertificate) && facts.peerCertificate === null && facts.digestHex !== null) {
-        facts.xfcc = get_property_bytes(XFCC_PATH);
+      // Every SAN, or the certificate itself: Envoy's peer_certificate where it exists, else XFCC's.
+      if ((policy.needsCertificate || policy.needsSans) && facts.digestHex !== null) {
+        facts.peerCertificate = text(get_property_bytes(PEER_CERTIFICATE_PATH));
+        if (facts.peerCertificate === null) facts.xfcc = get_property_bytes(XFCC_PATH);
       }
     }
     let identity = establish(policy, facts);
-    let rawPath = policy.needsPath ? get_header_map_value(HeaderMapTypeValues.RequestHeaders, PATH) : new ArrayBuffer(0);
+    let rawPath = policy.needsPath ? get_header_map_value(HeaderMapTypeValues.RequestHeaders, PATH) : EMPTY;
     let path = policy.needsPath ? normalisePath(rawPath) : "";
     let nowMs = policy.needsClock ? <i64>(get_current_time_nanoseconds() / NS_PER_MS) : 0;
     let verdict = decide(policy, identity, host, path, nowMs);

@@ -785,11 +785,13 @@ function derive(policy: Policy): void {
 function runSelfTests(parser: Parser, policy: Policy): void {
   for (let i = 0; i < parser.selfTests.length; i++) {
     let test = parser.selfTests[i];
-    // Out of scope, a request continues untouched: an allow.
-    let failed = !policy.inScope(test.host) && !test.expectAllow;
+    let failed = false;
     let outcome = "allow";
     let when = "";
-    if (policy.inScope(test.host)) {
+    if (!policy.inScope(test.host)) {
+      // Out of scope, a request continues untouched: an allow.
+      failed = !test.expectAllow;
+    } else {
       // No sha256 and no subject: a request without a client certificate.
       let result = test.noCertificate ? IdentityResult.failed(IdentityFailure.NoClientCertificate) : IdentityResult.of(test.identity);
       let path = normalisePath(String.UTF8.encode(test.target));
