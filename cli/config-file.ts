@@ -2,7 +2,7 @@
 // nothing written unless the filter itself accepts the result.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { CliError, validate } from './filter.js';
-import type { CertificateFacts } from '../gateway/tls-facts.js';
+import type { CertificateFacts } from '../host/certificate.js';
 
 export type MatchBy = 'sha256' | 'uriSan' | 'dnsSan' | 'subject' | 'cn';
 

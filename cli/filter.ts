@@ -2,8 +2,8 @@
 // `explain` give exactly the filter's answers (the CLI never re-implements the rules).
 import { existsSync } from 'node:fs';
 import { EnvoyHost, mtls } from '../host/index.js';
-import { gatewayXfcc } from '../gateway/gateway.js';
-import type { CertificateFacts } from '../gateway/tls-facts.js';
+import { xfccElement } from '../host/xfcc.js';
+import type { CertificateFacts } from '../host/certificate.js';
 
 export const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
 
@@ -48,7 +48,7 @@ export async function explain(configText: string, certificate: CertificateFacts,
     connection: mtls({ sha256: certificate.sha256, subject: certificate.subject, uriSans: certificate.uriSans, dnsSans: certificate.dnsSans }),
     authority: host,
     path,
-    headers: { 'x-forwarded-client-cert': gatewayXfcc(certificate) },
+    headers: { 'x-forwarded-client-cert': xfccElement(certificate) },
   });
   const logLine = outcome.logs.find((entry) => entry.message.startsWith('cert-allowlist: deny '))?.message ?? null;
   if (outcome.action === 'continued') {

@@ -9,7 +9,7 @@ import { buildImage, writeLayout, type ImageFormat } from './oci.js';
 import { parseReference, push } from './registry.js';
 import { certificatesInSecrets } from './secret.js';
 import { MODULE } from './filter.js';
-import { certificateFacts, readCertificates, type CertificateFacts } from '../gateway/tls-facts.js';
+import { certificateFacts, readCertificates, type CertificateFacts } from '../host/certificate.js';
 
 const KUBERNETES_OBJECT_LIMIT = 1.5 * 1024 * 1024;
 

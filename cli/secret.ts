@@ -3,7 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import { CliError } from './filter.js';
-import { certificateFacts, readCertificates, type CertificateFacts } from '../gateway/tls-facts.js';
+import { certificateFacts, readCertificates, type CertificateFacts } from '../host/certificate.js';
 
 export interface SecretCertificate {
   secret: string;

@@ -11,9 +11,23 @@ export interface PeerCertificate {
   uriSans?: string[];
   /** Every DNS SAN; Envoy's property exposes only the first. */
   dnsSans?: string[];
-  /** The certificate as PEM (what `connection.peer_certificate` answers, URL-encoded, when the host
-   * models a newer Envoy: HostOptions.peerCertificateAttribute). */
+  /** The certificate as PEM: what `connection.peer_certificate` answers from Envoy 1.38 on. */
   pem?: string;
+}
+
+/** The proxy's own certificate on a TLS listener: Envoy answers its subject and first SANs. */
+export interface LocalCertificate {
+  subject: string;
+  uriSans?: string[];
+  dnsSans?: string[];
+}
+
+/** What the modelled Envoy release answers beyond what every supported one does. */
+export interface PropertyFeatures {
+  /** `connection.peer_certificate` (Envoy >= 1.38): the leaf as PEM. */
+  peerCertificate: boolean;
+  /** `connection.peer_certificate_valid` (Envoy >= 1.39): a bool, false without a client certificate. */
+  peerCertificateValid: boolean;
 }
 
 interface Endpoints {
@@ -27,16 +41,38 @@ interface Endpoints {
 
 export type Connection =
   | ({ kind: 'plaintext' } & Endpoints)
-  | ({ kind: 'tls'; tlsVersion?: string; sni?: string } & Endpoints)
-  | ({ kind: 'mtls'; tlsVersion?: string; sni?: string; peer: PeerCertificate } & Endpoints);
+  | ({ kind: 'tls' } & TlsFacts & Endpoints)
+  | ({ kind: 'mtls'; peer: PeerCertificate } & TlsFacts & Endpoints);
+
+interface TlsFacts {
+  tlsVersion?: string;
+  sni?: string;
+  /** The listener's certificate; default one with an empty subject and no SAN. */
+  local?: LocalCertificate;
+}
 
 export const plaintext = (endpoints: Endpoints = {}): Connection => ({ kind: 'plaintext', ...endpoints });
-export const tls = (options: { tlsVersion?: string; sni?: string } & Endpoints = {}): Connection => ({ kind: 'tls', ...options });
-export const mtls = (peer: PeerCertificate, options: { tlsVersion?: string; sni?: string } & Endpoints = {}): Connection => ({
+export const tls = (options: TlsFacts & Endpoints = {}): Connection => ({ kind: 'tls', ...options });
+export const mtls = (peer: PeerCertificate, options: TlsFacts & Endpoints = {}): Connection => ({
   kind: 'mtls',
   peer,
   ...options,
 });
+
+function atLeast(version: string, minimum: string): boolean {
+  const a = version.split('.').map(Number);
+  const b = minimum.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  return true;
+}
+
+/** The properties an Envoy release answers; without a version, the oldest supported release's. */
+export function propertyFeatures(envoyVersion?: string): PropertyFeatures {
+  return {
+    peerCertificate: envoyVersion !== undefined && atLeast(envoyVersion, '1.38.0'),
+    peerCertificateValid: envoyVersion !== undefined && atLeast(envoyVersion, '1.39.0'),
+  };
+}
 
 export const Status = { Ok: 0, NotFound: 1, SerializationFailure: 3 } as const;
 
@@ -64,9 +100,10 @@ function port(address: string): number {
   return at < 0 ? 0 : Number(address.slice(at + 1)) || 0;
 }
 
-export function connectionProperty(connection: Connection, key: string, peerCertificateAttribute = false): PropertyAnswer {
+export function connectionProperty(connection: Connection, key: string, features: PropertyFeatures): PropertyAnswer {
   const secure = connection.kind !== 'plaintext';
   const peer = connection.kind === 'mtls' ? connection.peer : undefined;
+  const local = connection.kind === 'plaintext' ? undefined : (connection.local ?? { subject: '' });
   switch (key) {
     case 'mtls':
       return ok(bool(peer !== undefined));
@@ -85,13 +122,21 @@ export function connectionProperty(connection: Connection, key: string, peerCert
     case 'dns_san_peer_certificate':
       return peer?.dnsSans?.length ? ok(peer.dnsSans[0]) : notFound;
     case 'peer_certificate':
-      // Only Envoy releases from 2026 on have it; the ones Istio ships answer NotFound.
-      return peerCertificateAttribute && peer?.pem ? ok(encodeURIComponent(peer.pem)) : notFound;
+      // Envoy >= 1.38, as plain PEM (XFCC's Cert= is the URL-encoded one); older releases: NotFound.
+      return features.peerCertificate && peer?.pem ? ok(peer.pem) : notFound;
+    case 'peer_certificate_valid':
+      // Envoy >= 1.39: answered on every connection, plaintext included.
+      return features.peerCertificateValid ? ok(bool(peer !== undefined)) : notFound;
+    case 'subject_local_certificate':
+      return local ? ok(local.subject) : notFound;
+    case 'uri_san_local_certificate':
+      return local?.uriSans?.length ? ok(local.uriSans[0]) : notFound;
+    case 'dns_san_local_certificate':
+      return local?.dnsSans?.length ? ok(local.dnsSans[0]) : notFound;
     case 'id':
       return ok(u64(connection.id ?? 1));
     default:
-      // termination_details, transport_failure_reason (absent when empty), local certificate facts
-      // and unknown keys.
+      // termination_details, transport_failure_reason (absent when empty) and unknown keys.
       return notFound;
   }
 }

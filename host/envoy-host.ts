@@ -59,7 +59,7 @@ export class EnvoyHost {
     private readonly shape: ModuleShape,
     readonly options: HostOptions,
   ) {
-    this.environment = new HostEnvironment({ now: options.now, logLevel: options.logLevel, env: options.env, peerCertificateAttribute: options.peerCertificateAttribute });
+    this.environment = new HostEnvironment({ now: options.now, logLevel: options.logLevel, env: options.env, envoyVersion: options.envoyVersion });
     this.worker = this.startVm('worker');
     this.defaultPlugin = this.plugin(options);
   }
@@ -137,10 +137,16 @@ export class EnvoyHost {
   }
 }
 
+// FAIL_RELOAD's backoff before a failed VM is replaced (Envoy's reload_config.backoff base, 1 s; Envoy
+// jitters it, the host does not).
+const RELOAD_BACKOFF_NS = 1_000_000_000n;
+
 export class Plugin {
   /** The worker VM's root context serving requests; null when the worker refused what the canary accepted. */
   private rootContext: number | null = null;
   private rootVm: WasmVm | null = null;
+  /** The configuration the worker serves, for a FAIL_RELOAD VM to start again with. */
+  private accepted: Buffer | null = null;
 
   constructor(
     private readonly host: EnvoyHost,
@@ -174,10 +180,11 @@ export class Plugin {
       // The canary accepted what this worker refused or trapped on: Envoy gives the worker no plugin
       // handle, and PluginConfig::createContext then leaves the filter out of the chain whatever the
       // failure policy (§7) — this worker's requests pass unfiltered.
-      vm.log('error', 'Failed to configure thread-local Wasm plugin', 0);
+      vm.log('error', 'Failed to configure thread-local Wasm plugin', 0, 'envoy');
     }
     this.rootContext = root;
     this.rootVm = vm;
+    this.accepted = bytes;
     if (previous !== null && !vm.failed) {
       const done = vm.call('proxy_on_done', [previous], previous);
       if (!done.trapped) vm.call('proxy_on_delete', [previous], previous);
@@ -207,19 +214,39 @@ export class Plugin {
     return id;
   }
 
-  /** Opens an HTTP stream that a proxy drives phase by phase (the local gateway does). */
+  /** Opens an HTTP stream that a proxy drives phase by phase. */
   open(spec: RequestSpec): HttpStream {
-    if (this.rootVm === null) throw new Error('no configuration has been accepted for this plugin');
+    const env = this.host.environment;
+    const options = this.host.options;
+    const afterTrap = options.failOpen ? 'continue' : 'fail_stream';
+    // No configuration was ever accepted: Istio's ECDS filter has none, and the connection manager
+    // answers 500 to every request on the listener (§15).
+    if (this.rootVm === null) return new HttpStream(env, null, 0, 'missing_config', afterTrap, spec);
+    this.reloadIfDue();
     const vm = this.host.vm;
     // No plugin handle on this worker: the filter is not in the chain at all.
-    if (this.rootContext === null && this.rootVm === vm) return new HttpStream(this.host.environment, null, 0, 'FAIL_OPEN', spec);
-    // After a trap Envoy stops calling the VM; a configuration change brings a fresh one (§7).
+    if (this.rootContext === null && this.rootVm === vm) return new HttpStream(env, null, 0, 'continue', afterTrap, spec);
+    // After a trap Envoy stops calling the VM; a configuration change brings a fresh one, and so does
+    // FAIL_RELOAD once its backoff has passed (§7).
     const usable = !vm.failed && this.rootVm === vm && this.rootContext !== null;
-    return new HttpStream(this.host.environment, usable ? vm : null, this.rootContext ?? 0, this.host.options.failurePolicy ?? 'FAIL_CLOSED', spec);
+    const absence = options.failOpen || options.failurePolicy === 'FAIL_OPEN' ? 'continue' : 'fail_stream';
+    return new HttpStream(env, usable ? vm : null, this.rootContext ?? 0, absence, afterTrap, spec);
+  }
+
+  // FAIL_RELOAD: a VM that failed at run time is replaced by a fresh one, started and configured with
+  // the configuration it served, on the first request after the backoff.
+  private reloadIfDue(): void {
+    const vm = this.host.vm;
+    if (this.host.options.failurePolicy !== 'FAIL_RELOAD' || !vm.failed || this.accepted === null) return;
+    if (this.host.environment.nowNs - vm.failedAtNs < RELOAD_BACKOFF_NS) return;
+    this.host.replaceFailedWorker();
+    this.rootVm = this.host.vm;
+    this.rootContext = this.startRoot(this.host.vm, this.accepted);
   }
 
   /** Runs one HTTP stream through the filter, with `spec.upstream` answering forwarded requests. */
   request(spec: RequestSpec): RequestOutcome {
+    const logStart = this.host.environment.logs.length;
     const stream = this.open(spec);
     let decision = stream.decodeHeaders();
     if (decision.action === 'continued' && spec.body !== undefined) decision = stream.decodeBody(Buffer.byteLength(spec.body));
@@ -239,7 +266,7 @@ export class Plugin {
       response,
       localReply: decision.localReply,
       hostCalls: stream.hostCalls(),
-      logs: stream.logs(),
+      logs: this.host.environment.logs.slice(logStart),
     };
   }
 }

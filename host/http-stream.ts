@@ -7,7 +7,15 @@ import type { Connection } from './connection.js';
 import { HeaderMap, type Header, type RawHeader } from './header-map.js';
 import type { HostEnvironment, LocalReply, LogEntry, StreamState, WasmVm } from './vm.js';
 
-export type FailurePolicy = 'FAIL_CLOSED' | 'FAIL_OPEN';
+/** Envoy's failure_policy for the plugin (§7; Istio's WasmPlugin failStrategy). */
+export type FailurePolicy = 'FAIL_CLOSED' | 'FAIL_OPEN' | 'FAIL_RELOAD';
+
+/**
+ * What a stream without a usable VM gets: it continues as if the filter were absent; Envoy's
+ * fail-closed 503 `wasm_fail_stream`; or, when no configuration was ever accepted over ECDS, the
+ * connection manager's 500 for a filter without configuration.
+ */
+export type Absence = 'continue' | 'fail_stream' | 'missing_config';
 
 export interface HostOptions {
   /** Envoy's plugin name (Istio: `<namespace>.<name>`). */
@@ -18,6 +26,11 @@ export interface HostOptions {
   vmConfiguration?: string;
   /** What happens after the VM traps (§7). Default FAIL_CLOSED, Istio's default. */
   failurePolicy?: FailurePolicy;
+  /**
+   * The legacy `fail_open` flag (an EnvoyFilter may set it instead of failure_policy): the request
+   * whose callback trapped continues, and so do later ones.
+   */
+  failOpen?: boolean;
   /**
    * Validate each configuration in a throwaway canary VM first, as Envoy does. Default true. Without
    * it the worker refuses a bad configuration itself, and the refused root context stays in the
@@ -30,8 +43,11 @@ export interface HostOptions {
   env?: Record<string, string>;
   /** The clock, in nanoseconds since the epoch; default: now. */
   now?: bigint;
-  /** Model a 2026 Envoy that answers `connection.peer_certificate`; default: today's Istio (NotFound). */
-  peerCertificateAttribute?: boolean;
+  /**
+   * The Envoy release whose properties to answer (`connection.peer_certificate` from 1.38,
+   * `connection.peer_certificate_valid` from 1.39); default: the oldest supported, which has neither.
+   */
+  envoyVersion?: string;
 }
 
 export interface RequestSpec {
@@ -130,7 +146,9 @@ export class HttpStream {
     private readonly env: HostEnvironment,
     vm: WasmVm | null,
     root: number,
-    private readonly failurePolicy: FailurePolicy,
+    private readonly absence: Absence,
+    /** The request whose callback trapped: continues (legacy fail_open) or gets the 503. */
+    private readonly afterTrap: 'continue' | 'fail_stream',
     spec: RequestSpec,
   ) {
     this.logStart = env.logs.length;
@@ -238,7 +256,10 @@ export class HttpStream {
           grpcStatus: reply.grpcStatus | 0,
         },
       };
+      // The request never left, so its headers stay readable while the reply passes the filter.
+      state.access[MapType.RequestHeaders] = 'read';
       if (this.encode(response, Buffer.byteLength(view.body))) view.headers = response.toStrings();
+      state.access[MapType.RequestHeaders] = 'none';
       return this.decided;
     }
     if (!continued) return (this.decided = { action: 'paused', response: NO_RESPONSE });
@@ -259,22 +280,28 @@ export class HttpStream {
     return true;
   }
 
-  // §7: the VM failed during this stream. Envoy stops calling it for this stream; FAIL_CLOSED
-  // answers 503 wasm_fail_stream, FAIL_OPEN lets the request continue unfiltered.
+  // §7: the VM failed during this stream. Envoy stops calling it for this stream and answers 503
+  // wasm_fail_stream — under failure_policy FAIL_OPEN too (Envoy reads the legacy fail_open flag
+  // here); only the legacy flag lets the request continue.
   private trapped(): Decision {
     this.vm?.contexts.delete(this.id);
     this.vm = null;
     this.finished = true;
-    return this.withoutVm();
+    return this.without(this.afterTrap);
   }
 
   private withoutVm(): Decision {
-    if (this.failurePolicy === 'FAIL_OPEN') {
+    return this.without(this.absence);
+  }
+
+  private without(absence: Absence): Decision {
+    if (absence === 'continue') {
       return (this.decided = { action: 'continued', upstreamHeaders: this.request.toStrings(), response: NO_RESPONSE });
     }
+    const [status, details] = absence === 'fail_stream' ? [503, 'wasm_fail_stream'] : [500, ''];
     return (this.decided = {
       action: 'local_reply',
-      response: { status: 503, headers: [[':status', '503']], body: '', details: 'wasm_fail_stream', local: true },
+      response: { status, headers: [[':status', String(status)]], body: '', details, local: true },
     });
   }
 }

@@ -15,7 +15,18 @@ import {
   WasmResult,
   type LogLevel,
 } from './abi.js';
-import { connectionProperty, endpointProperty, notFound, notSerializable, ok, u64, type Connection, type PropertyAnswer } from './connection.js';
+import {
+  connectionProperty,
+  endpointProperty,
+  notFound,
+  notSerializable,
+  ok,
+  propertyFeatures,
+  u64,
+  type Connection,
+  type PropertyAnswer,
+  type PropertyFeatures,
+} from './connection.js';
 import { HeaderMap } from './header-map.js';
 import { decodePairs, encodePairs, type BytePair } from './pairs.js';
 import type { ModuleShape } from './wasm-binary.js';
@@ -23,6 +34,8 @@ import type { ModuleShape } from './wasm-binary.js';
 export interface LogEntry {
   level: LogLevel;
   message: string;
+  /** The plugin's own line (proxy_log, or WASI stdout/stderr: Envoy prints `wasm log <plugin>: …`), or Envoy's about the VM. */
+  origin: 'plugin' | 'envoy';
   /** Which VM logged it: the worker that serves requests, or the canary that validates a configuration. */
   vm: string;
   context: number;
@@ -36,14 +49,14 @@ export class HostEnvironment {
   nowNs: bigint;
   logLevel: LogLevel;
   envVars: Record<string, string>;
-  peerCertificateAttribute: boolean;
+  features: PropertyFeatures;
   hostCalls = new Map<string, number>();
 
-  constructor(options: { now?: bigint; logLevel?: LogLevel; env?: Record<string, string>; peerCertificateAttribute?: boolean } = {}) {
+  constructor(options: { now?: bigint; logLevel?: LogLevel; env?: Record<string, string>; envoyVersion?: string } = {}) {
     this.nowNs = options.now ?? BigInt(Date.now()) * 1_000_000n;
     this.logLevel = options.logLevel ?? 'trace';
     this.envVars = options.env ?? {};
-    this.peerCertificateAttribute = options.peerCertificateAttribute ?? false;
+    this.features = propertyFeatures(options.envoyVersion);
   }
 }
 
@@ -101,6 +114,8 @@ const COMMA = Buffer.from(',');
 export class WasmVm {
   failed = false;
   failMessage = '';
+  /** When it failed, on the host's clock. */
+  failedAtNs = 0n;
   readonly contexts = new Map<number, ContextState>();
   private readonly instance: WebAssembly.Instance;
   private readonly exportsByName: Record<string, unknown>;
@@ -198,13 +213,14 @@ export class WasmVm {
       .map((line, i) => `  ${i}: ${line.trim().replace(/^at /, '')}`);
     const kind = error instanceof WebAssembly.RuntimeError ? 'RuntimeError' : error.name;
     this.failed = true;
+    this.failedAtNs = this.env.nowNs;
     this.failMessage = `Function: ${exportName} failed: Uncaught ${kind}: ${error.message}`;
     const backtrace = frames.length ? `\nProxy-Wasm plugin in-VM backtrace:\n${frames.join('\n')}` : '';
-    this.log('error', this.failMessage + backtrace, 0);
+    this.log('error', this.failMessage + backtrace, 0, 'envoy');
   }
 
-  log(level: LogLevel, message: string, context: number): void {
-    this.env.logs.push({ level, message, vm: this.name, context });
+  log(level: LogLevel, message: string, context: number, origin: LogEntry['origin'] = 'plugin'): void {
+    this.env.logs.push({ level, message, origin, vm: this.name, context });
   }
 
   // ---- memory --------------------------------------------------------------------------------
@@ -344,7 +360,7 @@ export class WasmVm {
         // Stream facts: none from a root context; a whole object cannot be serialized.
         if (!stream) return notFound;
         if (rest.length === 0) return notSerializable;
-        if (name === 'connection') return rest.length === 1 ? connectionProperty(stream.connection, rest[0], this.env.peerCertificateAttribute) : notFound;
+        if (name === 'connection') return rest.length === 1 ? connectionProperty(stream.connection, rest[0], this.env.features) : notFound;
         if (name === 'request') return this.requestProperty(stream, rest);
         return rest.length === 1 ? endpointProperty(stream.connection, name, rest[0]) : notFound;
       case 'response':
@@ -691,11 +707,11 @@ export class WasmVm {
       },
       fd_read: () => ERRNO.nosys,
       fd_seek: () => {
-        this.log('error', 'wasi fd_seek is not supported', this.current ?? 0);
+        this.log('error', 'wasi fd_seek is not supported', this.current ?? 0, 'envoy');
         return ERRNO.success;
       },
       fd_close: () => {
-        this.log('error', 'wasi fd_close is not supported', this.current ?? 0);
+        this.log('error', 'wasi fd_close is not supported', this.current ?? 0, 'envoy');
         return ERRNO.success;
       },
       fd_fdstat_get: (fd: number, statPtr: number) => {
@@ -735,7 +751,7 @@ export class WasmVm {
       },
       // Envoy's proc_exit does not trap: it logs (at trace) and returns to the guest.
       proc_exit: () => {
-        this.log('trace', 'wasi_unstable proc_exit', this.current ?? 0);
+        this.log('trace', 'wasi_unstable proc_exit', this.current ?? 0, 'envoy');
       },
       path_open: () => ERRNO.noent,
       fd_prestat_get: () => ERRNO.badf,

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { EnvoyHost, mtls, type HostOptions } from '../host/index.js';
-import { gatewayXfcc } from '../gateway/gateway.js';
-import { certificateFacts, type CertificateFacts } from '../gateway/tls-facts.js';
+import { xfccElement } from '../host/xfcc.js';
+import { certificateFacts, type CertificateFacts } from '../host/certificate.js';
 
 const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
 let dir: string;
@@ -74,7 +74,7 @@ async function filter(config: object, options: HostOptions = {}): Promise<EnvoyH
 }
 
 // A request from `name`'s certificate, behind an Istio gateway (XFCC with Cert=).
-function behindGateway(host: EnvoyHost, name: string, xfcc = gatewayXfcc(certs[name])): string {
+function behindGateway(host: EnvoyHost, name: string, xfcc = xfccElement(certs[name])): string {
   const c = certs[name];
   const outcome = host.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, dnsSans: c.dnsSans }), headers: { 'x-forwarded-client-cert': xfcc } });
   return outcome.action === 'continued' ? outcome.upstreamHeaders!.find(([k]) => k === 'x-client-identity')![1] : outcome.response.details;
@@ -96,21 +96,21 @@ describe('SPKI pins', () => {
   it('are never taken from a Cert= whose hash is not the Hash', async () => {
     const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('rsa') }] });
     // The connection is ecdsa's; its XFCC element carries rsa's certificate.
-    const forged = gatewayXfcc({ ...certs.ecdsa, pem: certs.rsa.pem });
+    const forged = xfccElement({ ...certs.ecdsa, pem: certs.rsa.pem });
     assert.equal(behindGateway(host, 'ecdsa', forged), 'cert_allowlist_not_allowed');
   });
   it('answer the same once a certificate has been read: the same text again, never another', async () => {
     // Certificates are remembered by digest and text; none of this may change an answer.
     const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('rsa') }] });
     for (let i = 0; i < 3; i++) assert.equal(behindGateway(host, 'rsa'), 'pinned');
-    assert.equal(behindGateway(host, 'ecdsa', gatewayXfcc({ ...certs.ecdsa, pem: certs.rsa.pem })), 'cert_allowlist_not_allowed', 'another connection presenting the remembered text');
+    assert.equal(behindGateway(host, 'ecdsa', xfccElement({ ...certs.ecdsa, pem: certs.rsa.pem })), 'cert_allowlist_not_allowed', 'another connection presenting the remembered text');
     const rsa = certs.rsa;
     const bare = host.request({ connection: mtls({ sha256: rsa.sha256, subject: rsa.subject, uriSans: rsa.uriSans, dnsSans: rsa.dnsSans }) });
     assert.equal(bare.response.details, 'cert_allowlist_not_allowed', 'the remembered certificate without its text in this request');
     assert.equal(behindGateway(host, 'rsa'), 'pinned');
   });
   it('are read from Envoy\'s peer_certificate where it exists, without XFCC', async () => {
-    const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('ed25519') }] }, { peerCertificateAttribute: true });
+    const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('ed25519') }] }, { envoyVersion: '1.40.0' });
     const c = certs.ed25519;
     const outcome = host.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, pem: c.pem }) });
     assert.equal(outcome.action, 'continued');
@@ -125,8 +125,8 @@ describe('SPKI pins', () => {
       connection: mtls({ sha256: gateway, subject: '', uriSans: ['spiffe://gw'] }),
       headers: { 'x-forwarded-client-cert': `${client},Hash=${gateway};URI=spiffe://gw` },
     });
-    assert.equal(request(gatewayXfcc(certs.ecdsa)).action, 'continued');
-    assert.equal(request(gatewayXfcc({ ...certs.rsa, pem: certs.ecdsa.pem })).action, 'local_reply');
+    assert.equal(request(xfccElement(certs.ecdsa)).action, 'continued');
+    assert.equal(request(xfccElement({ ...certs.rsa, pem: certs.ecdsa.pem })).action, 'local_reply');
   });
 });
 
@@ -192,7 +192,7 @@ describe('SANs read from the certificate', () => {
       ...ips.map((ip, i) => ({ name: `ip-${i}`, ipSan: ip, paths: [`/ip/${i}`] })),
     ] });
     const c = certs.rsa;
-    const send = (path: string) => host.request({ path, connection: mtls({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, dnsSans: c.dnsSans }), headers: { 'x-forwarded-client-cert': gatewayXfcc(c) } });
+    const send = (path: string) => host.request({ path, connection: mtls({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, dnsSans: c.dnsSans }), headers: { 'x-forwarded-client-cert': xfccElement(c) } });
     const identity = (path: string) => send(path).upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1];
     emails.forEach((_, i) => assert.equal(identity(`/email/${i}`), `email-${i}`));
     ips.forEach((_, i) => assert.equal(identity(`/ip/${i}`), `ip-${i}`));
@@ -204,7 +204,7 @@ describe('SANs read from the certificate', () => {
     assert.equal(behindGateway(mail, 'ecdsa'), 'cert_allowlist_not_allowed');
   });
   it('include every URI and DNS SAN when Envoy provides peer_certificate, without XFCC', async () => {
-    const host = await filter({ allow: [{ name: 'twentieth', uriSan: 'spiffe://bank.example/client/20', dnsSan: 'c20.bank.example' }] }, { peerCertificateAttribute: true });
+    const host = await filter({ allow: [{ name: 'twentieth', uriSan: 'spiffe://bank.example/client/20', dnsSan: 'c20.bank.example' }] }, { envoyVersion: '1.40.0' });
     const c = certs.rsa;
     const outcome = host.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, dnsSans: c.dnsSans, pem: c.pem }) });
     assert.equal(outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1], 'twentieth');
@@ -236,7 +236,7 @@ describe('malformed certificates', () => {
         const pem = how === 3 ? mutated.toString('latin1') : pemOf(mutated);
         // The hash vouches for the mutated bytes, so the filter really parses them.
         const sha256 = createHash('sha256').update(mutated).digest('hex');
-        const outcome = host.request({ connection: mtls({ sha256, subject: '' }), headers: { 'x-forwarded-client-cert': gatewayXfcc({ sha256, subject: '', uriSans: [], dnsSans: [], pem }) } });
+        const outcome = host.request({ connection: mtls({ sha256, subject: '' }), headers: { 'x-forwarded-client-cert': xfccElement({ sha256, subject: '', uriSans: [], dnsSans: [], pem }) } });
         assert.ok(outcome.action === 'continued' || outcome.response.status === 403);
         assert.equal(host.vmFailed, false);
       }),

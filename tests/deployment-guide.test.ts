@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
 import { Gateway } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/Gateway';
 import { WasmPlugin } from '@kubernetes-models/istio/extensions.istio.io/v1alpha1/WasmPlugin';
-import { ensureDemoPki } from '../gateway/pki.js';
+import { ensureDemoPki } from '../demo/pki.js';
 
 const root = new URL('../', import.meta.url).pathname;
 const readme = readFileSync(join(root, 'README.md'), 'utf8');

@@ -1,11 +1,15 @@
 // filter-config/: the published JSON Schema and the filter's own parser (the compiled module in the
-// host) agree on every example. Invalid examples carry the exact error the filter must log; the few
-// rules JSON Schema cannot express say so in `beyondSchema`, and the schema must then accept them.
+// host, and in real Envoy as an update pushed to it) agree on every example. Invalid examples carry
+// the exact error the filter must log; the few rules JSON Schema cannot express say so in
+// `beyondSchema`, and the schema must then accept them.
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import Ajv2020 from 'ajv/dist/2020.js';
+import { ENVOY_VERSIONS } from '../envoy/install.js';
 import { EnvoyHost } from '../host/index.js';
+import { TestProxy } from './support/envoy.js';
+import { testPki } from './support/pki.js';
 
 const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
 const CONFIG = new URL('../filter-config/', import.meta.url).pathname;
@@ -62,3 +66,29 @@ describe('invalid examples', () => {
     });
   }
 });
+
+for (const version of ENVOY_VERSIONS) {
+  describe(`Envoy ${version} takes every valid example and refuses every invalid one with the documented error`, () => {
+    let gateway: TestProxy;
+    before(async () => {
+      gateway = await TestProxy.start({ version, configuration: readFileSync(`${CONFIG}cert-allowlist.json`, 'utf8'), pki: testPki() });
+    });
+    after(async () => {
+      await gateway?.stop();
+    });
+    it('takes the valid examples', async () => {
+      for (const file of valid) {
+        const result = await gateway.push(readFileSync(`${CONFIG}${file}`, 'utf8'));
+        assert.ok(result.accepted, `${file}: ${result.errors.map((line) => line.message).join('\n')}`);
+      }
+    });
+    it('refuses the invalid examples, each with its line', async () => {
+      for (const example of invalid) {
+        const result = await gateway.push(example.configuration);
+        assert.equal(result.accepted, false, example.name);
+        const lines = result.errors.filter((line) => line.logger === 'wasm' && line.message.startsWith('wasm log')).map((line) => line.message.replace(/^wasm log[^:]*: /, ''));
+        assert.deepEqual(lines, [`cert-allowlist: rejected configuration: ${example.error}`], example.name);
+      }
+    });
+  });
+}

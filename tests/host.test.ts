@@ -262,7 +262,8 @@ describe('local replies (§6)', () => {
     assert.equal(outcome.response.body, 'denied');
     assert.equal(outcome.response.details, 'a_b_c', 'white space in details becomes _');
     assert.deepEqual(outcome.response.headers, [[':status', '403'], ['x-probe', '1'], ['content-length', '6'], ['content-type', 'text/plain']]);
-    assert.deepEqual(messages(outcome).slice(2), ['response_headers', '20:', 'log', 'done', 'delete'], 'the reply passes the encode path');
+    // The request never left, so its headers are still readable then (Envoy: 00, not BadArgument).
+    assert.deepEqual(messages(outcome).slice(2), ['response_headers', '00:r', 'log', 'done', 'delete'], 'the reply passes the encode path');
   });
   it('drops malformed extra headers silently, and content headers of an empty body', async () => {
     const host = await probeHost();
@@ -296,11 +297,33 @@ describe('traps and fail policies (§7)', () => {
     const later = host.request({ connection: tls(), headers: { 'x-action': '-' } });
     assert.deepEqual([later.response.status, later.response.details, messages(later)], [503, 'wasm_fail_stream', []]);
   });
-  it('lets requests pass unfiltered after a trap under FAIL_OPEN', async () => {
+  it('answers the trapping request 503 under FAIL_OPEN, then lets requests pass unfiltered', async () => {
     const host = await probeHost({}, { failurePolicy: 'FAIL_OPEN' });
-    assert.equal(host.request({ connection: tls(), headers: { 'x-action': 't' } }).action, 'continued');
+    const trapped = host.request({ connection: tls(), headers: { 'x-action': 't' } });
+    assert.deepEqual([trapped.response.status, trapped.response.details], [503, 'wasm_fail_stream']);
     const later = host.request({ connection: tls(), headers: { 'x-action': 'r' } });
     assert.deepEqual([later.action, later.response.status, messages(later)], ['continued', 200, []]);
+  });
+  it('lets even the trapping request continue under the legacy fail_open flag', async () => {
+    const host = await probeHost({}, { failOpen: true });
+    assert.equal(host.request({ connection: tls(), headers: { 'x-action': 't' } }).action, 'continued');
+    assert.equal(host.request({ connection: tls(), headers: { 'x-action': 'r' } }).action, 'continued');
+  });
+  it('answers 503 under FAIL_RELOAD until the backoff has passed, then serves from a fresh VM', async () => {
+    const host = await probeHost({}, { failurePolicy: 'FAIL_RELOAD', now: 1_000_000_000_000n });
+    host.request({ connection: tls(), headers: { 'x-action': 't' } });
+    assert.equal(host.request({ connection: tls(), headers: { 'x-action': 'r' } }).response.details, 'wasm_fail_stream');
+    host.setTime(1_000_000_000_000n + 999_999_999n);
+    assert.equal(host.request({ connection: tls(), headers: { 'x-action': 'r' } }).response.details, 'wasm_fail_stream');
+    host.setTime(1_000_000_000_000n + 1_000_000_000n);
+    const reloaded = host.request({ connection: tls(), headers: { 'x-action': 'r' } });
+    assert.deepEqual([reloaded.response.status, messages(reloaded).slice(0, 4)], [403, ['started', 'ctx_create', 'vm_start', '01:probe-config']]);
+  });
+  it('answers 500 to every request while no configuration was ever accepted (a WasmPlugin over ECDS)', async () => {
+    const host = await EnvoyHost.load(await probeModule());
+    assert.equal(host.configure(''), false);
+    const outcome = host.request({ connection: tls(), headers: { 'x-action': 'r' } });
+    assert.deepEqual([outcome.response.status, outcome.response.details, outcome.response.body], [500, '', '']);
   });
   it('serves again from a fresh VM after a configuration change', async () => {
     const host = await probeHost();

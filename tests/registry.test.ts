@@ -15,7 +15,7 @@ import { main } from '../cli/main.js';
 import { MODULE } from '../cli/filter.js';
 import { MEDIA, readLayout } from '../cli/oci.js';
 import { parseReference, pull } from '../cli/registry.js';
-import { ensureDemoPki } from '../gateway/pki.js';
+import { ensureDemoPki } from '../demo/pki.js';
 
 const root = new URL('../', import.meta.url).pathname;
 let dir: string;

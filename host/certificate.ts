@@ -1,4 +1,4 @@
-// X.509 facts as Envoy and OpenSSL state them, for the local gateway's connection facts and the CLI: the SHA-256 of the DER certificate in
+// X.509 facts as Envoy states them (the connection's properties, XFCC) and OpenSSL prints them, for the host's connection facts and the CLI: the SHA-256 of the DER certificate in
 // Envoy's lowercase hex, subject and issuer in OpenSSL's RFC 2253 form (X509_NAME_print_ex with
 // XN_FLAG_RFC2253: most specific RDN first, `,+"\<>;` escaped, control and non-ASCII bytes as \XX,
 // unknown string types as #hex), every SAN, the serial as OpenSSL prints it, validity and the SPKI
