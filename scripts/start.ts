@@ -135,7 +135,7 @@ for (const client of pki.clients) {
   console.log(`${client}${demo.has(client) ? ` — ${demo.get(client)}` : ''}:\n  ${curl(client)}`);
 }
 console.log(`no client certificate — 403:\n  ${curl()}`);
-console.log(`metrics:\n  curl -s http://127.0.0.1:${adminPort}/stats/prometheus | grep cert_allowlist\n`);
+console.log(`metrics:\n  curl -s ${gateway.envoy.adminUrl}/stats/prometheus | grep '^cert_allowlist'\n`);
 
 let pushing: Promise<PushResult | void> = Promise.resolve();
 watchFile(configFile, { interval: 200 }, () => {
