@@ -31,8 +31,8 @@ import { parseConfig } from "./config/parse";
 import { ConnectionFacts, IdentityResult } from "./identity/identity";
 import { DENY_REASONS, Reason, decide, establish, reasonName } from "./policy/decide";
 import { LineWriter, logValue, writeDenyLine } from "./policy/deny-log";
-import { normaliseHost } from "./policy/host";
-import { normalisePath } from "./policy/path";
+import { RequestHost, requestHost } from "./policy/authority";
+import { RequestPath, requestPath } from "./policy/path";
 import { IdentitySource, Mode, Policy } from "./policy/policy";
 
 // Envoy property paths are NUL-separated tokens; a dotted path is one unknown name (NotFound).
@@ -90,6 +90,8 @@ export class CertAllowlistRoot extends RootContext {
   policy: Policy | null = null;
   metrics: Metrics = new Metrics();
   identityHeader: ArrayBuffer = new ArrayBuffer(0);
+  // Every spelling of it an upstream could take (with '_' for '-'), removed from every request.
+  identityHeaderSpellings: ArrayBuffer[] = [];
   denyBody: ArrayBuffer = new ArrayBuffer(0);
   // Per reason, the reply's details and header pairs, encoded once per configuration.
   replies: DenyReply[] = [];
@@ -111,7 +113,7 @@ export class CertAllowlistRoot extends RootContext {
     if (this.expiryWarned.size >= MAX_EXPIRY_WARNINGS) this.expiryWarned.clear();
     this.expiryWarned.set(key, nowMs);
     let daysLeft = (certificate.notAfterMs - nowMs) / MS_PER_DAY;
-    log(LogLevelValues.warn, "cert-allowlist: certificate expiring rule=" + logValue(rule) + " sha256=" + key + " subject=" + logValue(certificate.subject) +
+    log(LogLevelValues.warn, "cert-allowlist: certificate expiring rule=" + logValue(rule) + " sha256=" + key + " subject=" + logValue(certificate.subject !== null ? <string>certificate.subject : "") +
       " not_after=" + new Date(certificate.notAfterMs).toISOString() + " days_left=" + daysLeft.toString());
   }
 
@@ -136,6 +138,7 @@ export class CertAllowlistRoot extends RootContext {
     this.policy = policy;
     this.metrics = Metrics.define(policy.ruleCount);
     this.identityHeader = String.UTF8.encode(policy.identityHeader);
+    this.identityHeaderSpellings = policy.identityHeaderSpellings.map<ArrayBuffer>((name: string) => String.UTF8.encode(name));
     this.denyBody = String.UTF8.encode(policy.denyResponse.body);
     this.replies = DenyReply.all(policy);
     log(LogLevelValues.info, "cert-allowlist: configured " + policy.allow.length.toString() + " allow and " +
@@ -153,20 +156,24 @@ export class CertAllowlistRequest extends Context {
       if (root.replies.length == 0) root.replies = DenyReply.all(null);
       return this.reply(root, NOT_CONFIGURED, 403);
     }
-    // Only this filter may say who the client is: a client-sent identity header never survives.
-    if (root.identityHeader.byteLength > 0) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, root.identityHeader);
-    let host = policy.needsHost ? normaliseHost(String.UTF8.decode(get_header_map_value(HeaderMapTypeValues.RequestHeaders, AUTHORITY))) : "";
+    // Only this filter may say who the client is: a client-sent identity header never survives, in
+    // any spelling an upstream could read as it.
+    let spellings = root.identityHeaderSpellings;
+    for (let i = 0; i < spellings.length; i++) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, unchecked(spellings[i]));
+    let host = policy.needsHost ? requestHost(get_header_map_value(HeaderMapTypeValues.RequestHeaders, AUTHORITY)) : RequestHost.AMBIGUOUS;
     if (!policy.inScope(host)) return FilterHeadersStatusValues.Continue;
 
     let facts = new ConnectionFacts();
     facts.digestHex = get_property_bytes(DIGEST_PATH);
     if (policy.source == IdentitySource.Xfcc) {
       facts.xfcc = get_property_bytes(XFCC_PATH);
-      // To check the last element against the connection it claims to describe.
+      // To check the last element against the connection it claims to describe, and to know the
+      // connection's peer (the last hop, or the client itself when it called directly).
       if (facts.xfcc !== null && facts.digestHex !== null) {
         facts.subject = text(get_property_bytes(SUBJECT_PATH));
         facts.uriSan = text(get_property_bytes(URI_SAN_PATH));
         facts.dnsSan = text(get_property_bytes(DNS_SAN_PATH));
+        if (policy.readsCertificate) facts.peerCertificate = text(get_property_bytes(PEER_CERTIFICATE_PATH));
       }
     } else {
       if (policy.needsSubject) facts.subject = text(get_property_bytes(SUBJECT_PATH));
@@ -175,14 +182,14 @@ export class CertAllowlistRequest extends Context {
         facts.dnsSan = text(get_property_bytes(DNS_SAN_PATH));
       }
       // Every SAN, or the certificate itself: Envoy's peer_certificate where it exists, else XFCC's.
-      if ((policy.needsCertificate || policy.needsSans) && facts.digestHex !== null) {
+      if (policy.readsCertificate && facts.digestHex !== null) {
         facts.peerCertificate = text(get_property_bytes(PEER_CERTIFICATE_PATH));
         if (facts.peerCertificate === null) facts.xfcc = get_property_bytes(XFCC_PATH);
       }
     }
     let identity = establish(policy, facts);
     let rawPath = policy.needsPath ? get_header_map_value(HeaderMapTypeValues.RequestHeaders, PATH) : EMPTY;
-    let path = policy.needsPath ? normalisePath(rawPath) : "";
+    let path = policy.needsPath ? requestPath(rawPath) : RequestPath.AMBIGUOUS;
     let nowMs = policy.needsClock ? <i64>(get_current_time_nanoseconds() / NS_PER_MS) : 0;
     let verdict = decide(policy, identity, host, path, nowMs);
 
@@ -215,7 +222,8 @@ export class CertAllowlistRequest extends Context {
       let uri = fromConnection && !policy.needsSans ? get_property_bytes(URI_SAN_PATH) : null;
       uriSan = uri !== null ? uri : identity.uriSans.length > 0 ? String.UTF8.encode(identity.uriSans[0]) : EMPTY;
       let subjectBytes = fromConnection && !policy.needsSubject ? get_property_bytes(SUBJECT_PATH) : null;
-      subject = subjectBytes !== null ? subjectBytes : String.UTF8.encode(identity.subject);
+      let known = identity.subject;
+      subject = subjectBytes !== null ? subjectBytes : known === null ? EMPTY : String.UTF8.encode(known);
     } else {
       let digest = text(facts.digestHex);
       if (digest !== null) sha256 = digest;

@@ -103,3 +103,42 @@ function parseIpv6(text: string): Uint8Array | null {
   }
   return out;
 }
+
+// Whether the bytes are UTF-8 as RFC 3629 defines it: no overlong forms, no surrogates, nothing past
+// U+10FFFF. (AssemblyScript's decoder would turn anything else into some other text, not refuse it.)
+export function isUtf8(ptr: usize, length: i32): bool {
+  let i = 0;
+  while (i < length) {
+    let c = <u32>load<u8>(ptr + <usize>i);
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let extra = 0;
+    let min: u32 = 0;
+    if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      min = 0x80;
+      c &= 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      min = 0x800;
+      c &= 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      min = 0x10000;
+      c &= 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= length) return false;
+    for (let k = 1; k <= extra; k++) {
+      let next = <u32>load<u8>(ptr + <usize>(i + k));
+      if ((next & 0xc0) != 0x80) return false;
+      c = (c << 6) | (next & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return false;
+    i += extra + 1;
+  }
+  return true;
+}

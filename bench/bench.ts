@@ -10,7 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { EnvoyHost, mtls, type Plugin, type RequestSpec } from '../host/index.js';
 import { xfccElement } from '../host/xfcc.js';
 import { ensureDemoPki } from '../demo/pki.js';
-import { certificateFacts } from '../host/certificate.js';
+import { certificateFacts, peerCertificate } from '../host/certificate.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const MODULE = join(root, 'build/cert-allowlist.wasm');
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   // the connection and reads the SPKI (the demo PKI's allowed certificate).
   const demo = certificateFacts(new X509Certificate(readFileSync(ensureDemoPki(join(root, 'build/pki')).cert('allowed'))));
   add('allow, SPKI pin from XFCC Cert=', 'connection mode, the certificate read from Cert= (then remembered by digest and text)', await filterHost(Buffer.from(JSON.stringify({ allow: [{ name: 'pinned', spki: demo.spkiSha256 }] }))),
-    { ...base, connection: mtls({ sha256: demo.sha256, subject: demo.subject, uriSans: demo.uriSans, dnsSans: demo.dnsSans }), headers: { 'x-forwarded-client-cert': xfccElement(demo) } }, 200);
+    { ...base, connection: mtls(peerCertificate(demo)), headers: { 'x-forwarded-client-cert': xfccElement(peerCertificate(demo)) } }, 200);
 
   for (const scenario of scenarios) run(scenario, BATCH); // warm-up
   for (let round = 0; round < ROUNDS; round++) {

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { EnvoyHost, mtls } from '../host/index.js';
 import { xfccElement } from '../host/xfcc.js';
-import type { CertificateFacts } from '../host/certificate.js';
+import { type CertificateFacts, peerCertificate } from '../host/certificate.js';
 
 export const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
 
@@ -45,10 +45,10 @@ export async function explain(configText: string, certificate: CertificateFacts,
   }
   filter.setTime(at);
   const outcome = filter.request({
-    connection: mtls({ sha256: certificate.sha256, subject: certificate.subject, uriSans: certificate.uriSans, dnsSans: certificate.dnsSans }),
+    connection: mtls(peerCertificate(certificate)),
     authority: host,
     path,
-    headers: { 'x-forwarded-client-cert': xfccElement(certificate) },
+    headers: { 'x-forwarded-client-cert': xfccElement(peerCertificate(certificate)) },
   });
   const logLine = outcome.logs.find((entry) => entry.message.startsWith('cert-allowlist: deny '))?.message ?? null;
   if (outcome.action === 'continued') {

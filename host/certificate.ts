@@ -5,12 +5,18 @@
 // SHA-256 in the base64 form Istio's verifyCertificateSpki takes. A small DER reader of our own
 // reads the names; Node's crypto does the rest.
 import { createHash, X509Certificate } from 'node:crypto';
+import { PDA, PILOT, PKCS9, X520 } from '../assembly/cert/attribute-names.js';
+import type { PeerCertificate } from './connection.js';
 
 export interface CertificateFacts {
   sha256: string;
-  subject: string;
-  issuer: string;
+  /** As Envoy prints it; null when this reader does not know how BoringSSL names one of its attribute types. */
+  subject: string | null;
+  issuer: string | null;
+  /** The CN an allow rule's `cn` matches: only a lone CN in an RDN of its own; else null. */
   cn: string | null;
+  /** Every CN, the most specific first. */
+  cns: string[];
   uriSans: string[];
   dnsSans: string[];
   emailSans: string[];
@@ -58,12 +64,10 @@ function children(der: Uint8Array, parent: Tlv): Tlv[] {
   return result;
 }
 
-const OID_NAMES: Record<string, string> = {
-  '2.5.4.3': 'CN', '2.5.4.4': 'SN', '2.5.4.5': 'serialNumber', '2.5.4.6': 'C', '2.5.4.7': 'L', '2.5.4.8': 'ST', '2.5.4.9': 'street',
-  '2.5.4.10': 'O', '2.5.4.11': 'OU', '2.5.4.12': 'title', '2.5.4.13': 'description', '2.5.4.17': 'postalCode', '2.5.4.42': 'GN',
-  '2.5.4.43': 'initials', '2.5.4.44': 'generationQualifier', '2.5.4.46': 'dnQualifier', '2.5.4.65': 'pseudonym', '2.5.4.97': 'organizationIdentifier',
-  '0.9.2342.19200300.100.1.25': 'DC', '0.9.2342.19200300.100.1.1': 'UID', '1.2.840.113549.1.9.1': 'emailAddress',
-};
+// The names BoringSSL gives attribute types, by arc (the filter's reader uses the same table).
+const ARCS: [string, string[]][] = [['2.5.4', X520], ['1.2.840.113549.1.9', PKCS9], ['0.9.2342.19200300.100.1', PILOT], ['1.3.6.1.5.5.7.9', PDA]];
+// Types BoringSSL prints by number outside those arcs (EV jurisdiction).
+const UNNAMED = new Set(['1.3.6.1.4.1.311.60.2.1.1', '1.3.6.1.4.1.311.60.2.1.2', '1.3.6.1.4.1.311.60.2.1.3']);
 
 function oid(der: Uint8Array, tlv: Tlv): string {
   const parts: number[] = [];
@@ -79,29 +83,60 @@ function oid(der: Uint8Array, tlv: Tlv): string {
   return parts.join('.');
 }
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+// BoringSSL's name for an attribute type: '' when it prints the number; null when not known here.
+function attributeName(id: string): string | null {
+  for (const [arc, names] of ARCS) {
+    if (!id.startsWith(`${arc}.`)) continue;
+    const last = id.slice(arc.length + 1);
+    if (!/^\d+$/.test(last) || Number(last) >= 128) return null;
+    return names[Number(last)] ?? '';
+  }
+  return UNNAMED.has(id) ? '' : null;
+}
 
-// String types whose contents are text, and how to read them as Unicode.
+const hexUpper = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex').toUpperCase();
+
+class InvalidName extends Error {}
+
+// A string value's characters as BoringSSL reads its type; null for types it dumps as #hex.
 function stringValue(der: Uint8Array, tlv: Tlv): string | null {
   const bytes = der.subarray(tlv.start, tlv.end);
+  const codePoints = (width: number) => {
+    if (bytes.length % width !== 0) throw new InvalidName(`a string of ${bytes.length} bytes in ${width}-byte characters`);
+    const out: number[] = [];
+    for (let i = 0; i < bytes.length; i += width) {
+      let c = 0;
+      for (let b = 0; b < width; b++) c = c * 256 + bytes[i + b];
+      if (c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) throw new InvalidName(`no character U+${c.toString(16)}`);
+      out.push(c);
+    }
+    return String.fromCodePoint(...out);
+  };
   switch (tlv.tag) {
     case 0x0c: // UTF8String
-      return new TextDecoder().decode(bytes);
+      try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+      } catch {
+        throw new InvalidName('a UTF8String that is not UTF-8');
+      }
+    case 0x12: // NumericString
     case 0x13: // PrintableString
+    case 0x14: // T61String
     case 0x16: // IA5String
-    case 0x14: // T61String (OpenSSL reads it as Latin-1)
-    case 0x1a: // VisibleString
+    case 0x17: // UTCTime
+    case 0x18: // GeneralizedTime
+    case 0x1a: // VisibleString: all read as Latin-1 ("MBSTRING_ASC")
       return Buffer.from(bytes).toString('latin1');
     case 0x1e: // BMPString
-      return String.fromCharCode(...Array.from({ length: bytes.length / 2 }, (_, i) => (bytes[2 * i] << 8) | bytes[2 * i + 1]));
+      return codePoints(2);
     case 0x1c: // UniversalString
-      return String.fromCodePoint(...Array.from({ length: bytes.length / 4 }, (_, i) => new DataView(bytes.buffer, bytes.byteOffset + 4 * i, 4).getUint32(0)));
+      return codePoints(4);
     default:
       return null;
   }
 }
 
-// ASN1_STRFLGS_RFC2253 escaping of one value.
+// ASN1_STRFLGS_RFC2253 escaping of one value, over its UTF-8.
 function escapeValue(text: string): string {
   const utf8 = Buffer.from(text, 'utf8');
   let out = '';
@@ -117,52 +152,75 @@ function escapeValue(text: string): string {
   return out;
 }
 
-function rfc2253(der: Uint8Array, name: Tlv): string {
+// A Name as BoringSSL prints it (X509_NAME_print_ex, XN_FLAG_RFC2253): entries from last to first —
+// the most specific RDN first, the members of a multi-valued RDN in reverse DER order too, joined by
+// '+' —; null when this reader does not know how BoringSSL names one of its attribute types.
+function rfc2253(der: Uint8Array, name: Tlv): string | null {
+  let unknown = false;
   const printed = children(der, name).map((rdn) =>
     children(der, rdn)
       .map((attribute) => {
         const [type, value] = children(der, attribute);
         const id = oid(der, type);
+        const label = attributeName(id);
         const text = stringValue(der, value);
-        const label = OID_NAMES[id] ?? id;
-        // Unknown attribute types and non-string values are dumped as #hex of their DER.
-        const shown = text === null || !OID_NAMES[id] ? `#${hex(der.subarray(value.headerStart, value.end))}` : escapeValue(text);
-        return `${label}=${shown}`;
+        if (label === null) unknown = true;
+        // Types BoringSSL does not name, and values that are no string, are dumped as #hex of their DER.
+        const shown = text === null || !label ? `#${hexUpper(der.subarray(value.headerStart, value.end))}` : escapeValue(text);
+        return `${label || id}=${shown}`;
       })
       .reverse()
       .join('+'),
   );
-  // XN_FLAG_DN_REV: OpenSSL walks the name's entries from last to first — the most specific RDN
-  // first, and the members of a multi-valued RDN in reverse DER order too — joining members of one
-  // RDN with '+'.
-  return printed.reverse().join(',');
+  return unknown ? null : printed.reverse().join(',');
 }
 
-function lastCn(der: Uint8Array, name: Tlv): string | null {
-  // The CN that comes first in RFC 2253 order, i.e. the last CN in the DER sequence.
-  let found: string | null = null;
+// The subject's CNs; the one an allow rule's `cn` matches only when it is the only one, in an RDN
+// of its own (identity/subject.ts in the filter says why).
+function commonNames(der: Uint8Array, name: Tlv): { all: string[]; single: string | null } {
+  const all: string[] = [];
+  let shared = false;
   for (const rdn of children(der, name)) {
-    for (const attribute of children(der, rdn)) {
+    const members = children(der, rdn);
+    for (const attribute of members) {
       const [type, value] = children(der, attribute);
-      if (oid(der, type) === '2.5.4.3') found = stringValue(der, value) ?? found;
+      if (oid(der, type) !== '2.5.4.3') continue;
+      const text = stringValue(der, value);
+      if (text !== null) all.push(text);
+      if (members.length > 1 || text === null) shared = true;
     }
   }
-  return found;
+  // RFC 2253 order: the most specific first.
+  all.reverse();
+  return { all, single: all.length === 1 && !shared ? all[0] : null };
 }
 
-// Node prints SANs as "DNS:a, URI:b"; values with separators come JSON-quoted.
-function splitAltNames(text: string | undefined): Record<string, string[]> {
-  const result: Record<string, string[]> = { URI: [], DNS: [], email: [], 'IP Address': [] };
-  for (const raw of text?.match(/(?:[^,"]|"(?:[^"\\]|\\.)*")+/g) ?? []) {
-    const entry = raw.trim();
-    const colon = entry.indexOf(':');
-    if (colon < 0) continue;
-    const kind = entry.slice(0, colon);
-    let value = entry.slice(colon + 1);
-    if (value.startsWith('"')) value = JSON.parse(value) as string;
-    result[kind]?.push(value);
+function ipText(bytes: Uint8Array): string {
+  if (bytes.length === 4) return Array.from(bytes).join('.');
+  // As OpenSSL prints an IPv6 SAN: eight groups, upper case, no compression.
+  return Array.from({ length: 8 }, (_, i) => ((bytes[2 * i] << 8) | bytes[2 * i + 1]).toString(16).toUpperCase()).join(':');
+}
+
+// Every SAN, read from the extension's DER (Node's text form of them is lossy for odd values).
+function subjectAltNames(der: Uint8Array, tbsFields: Tlv[], first: number): { uri: string[]; dns: string[]; email: string[]; ip: string[] } {
+  const sans = { uri: [] as string[], dns: [] as string[], email: [] as string[], ip: [] as string[] };
+  for (const field of tbsFields.slice(first + 6)) {
+    if (field.tag !== 0xa3) continue;
+    for (const extension of children(der, children(der, field)[0])) {
+      const parts = children(der, extension);
+      if (oid(der, parts[0]) !== '2.5.29.17') continue;
+      const octets = parts[parts.length - 1];
+      for (const entry of children(der, children(der, octets)[0])) {
+        const value = der.subarray(entry.start, entry.end);
+        const text = Buffer.from(value).toString('latin1');
+        if (entry.tag === 0x86) sans.uri.push(text);
+        else if (entry.tag === 0x82) sans.dns.push(text);
+        else if (entry.tag === 0x81) sans.email.push(text);
+        else if (entry.tag === 0x87 && (value.length === 4 || value.length === 16)) sans.ip.push(ipText(value));
+      }
+    }
   }
-  return result;
+  return sans;
 }
 
 export function certificateFacts(certificate: X509Certificate): CertificateFacts {
@@ -170,20 +228,22 @@ export function certificateFacts(certificate: X509Certificate): CertificateFacts
   const root = readTlv(der, 0);
   const [tbs] = children(der, root);
   const fields = children(der, tbs);
-  const offset = fields[0].tag === 0xa0 ? 1 : 0; // [0] version
-  const issuer = fields[offset + 2];
-  const subject = fields[offset + 4];
-  const sans = splitAltNames(certificate.subjectAltName);
+  const first = fields[0].tag === 0xa0 ? 1 : 0; // [0] version
+  const issuer = fields[first + 2];
+  const subject = fields[first + 4];
+  const sans = subjectAltNames(der, fields, first);
+  const cns = commonNames(der, subject);
   const spki = certificate.publicKey.export({ type: 'spki', format: 'der' });
   return {
     sha256: createHash('sha256').update(certificate.raw).digest('hex'),
     subject: rfc2253(der, subject),
     issuer: rfc2253(der, issuer),
-    cn: lastCn(der, subject),
-    uriSans: sans.URI,
-    dnsSans: sans.DNS,
+    cn: cns.single,
+    cns: cns.all,
+    uriSans: sans.uri,
+    dnsSans: sans.dns,
     emailSans: sans.email,
-    ipSans: sans['IP Address'],
+    ipSans: sans.ip,
     serial: certificate.serialNumber.toUpperCase(),
     notBefore: new Date(certificate.validFrom).toISOString(),
     notAfter: new Date(certificate.validTo).toISOString(),
@@ -199,4 +259,14 @@ export function readCertificates(bytes: Buffer): X509Certificate[] {
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
   if (blocks) return blocks.map((block) => new X509Certificate(block));
   return [new X509Certificate(bytes)];
+}
+
+export class UnprintableName extends Error {}
+
+/** What Envoy states about a client presenting this certificate (the host's connection facts). */
+export function peerCertificate(facts: CertificateFacts): PeerCertificate {
+  if (facts.subject === null) {
+    throw new UnprintableName("the certificate's subject has an attribute type this tool cannot print as Envoy does");
+  }
+  return { sha256: facts.sha256, subject: facts.subject, uriSans: facts.uriSans, dnsSans: facts.dnsSans, pem: facts.pem };
 }

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { EnvoyHost, mtls, type HostOptions } from '../host/index.js';
 import { xfccElement } from '../host/xfcc.js';
-import { certificateFacts, type CertificateFacts } from '../host/certificate.js';
+import { certificateFacts, peerCertificate, type CertificateFacts } from '../host/certificate.js';
 
 const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
 let dir: string;
@@ -74,9 +74,9 @@ async function filter(config: object, options: HostOptions = {}): Promise<EnvoyH
 }
 
 // A request from `name`'s certificate, behind an Istio gateway (XFCC with Cert=).
-function behindGateway(host: EnvoyHost, name: string, xfcc = xfccElement(certs[name])): string {
+function behindGateway(host: EnvoyHost, name: string, xfcc = xfccElement(peerCertificate(certs[name]))): string {
   const c = certs[name];
-  const outcome = host.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, dnsSans: c.dnsSans }), headers: { 'x-forwarded-client-cert': xfcc } });
+  const outcome = host.request({ connection: mtls(peerCertificate(c)), headers: { 'x-forwarded-client-cert': xfcc } });
   return outcome.action === 'continued' ? outcome.upstreamHeaders!.find(([k]) => k === 'x-client-identity')![1] : outcome.response.details;
 }
 
@@ -96,26 +96,26 @@ describe('SPKI pins', () => {
   it('are never taken from a Cert= whose hash is not the Hash', async () => {
     const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('rsa') }] });
     // The connection is ecdsa's; its XFCC element carries rsa's certificate.
-    const forged = xfccElement({ ...certs.ecdsa, pem: certs.rsa.pem });
+    const forged = xfccElement({ ...peerCertificate(certs.ecdsa), pem: certs.rsa.pem });
     assert.equal(behindGateway(host, 'ecdsa', forged), 'cert_allowlist_not_allowed');
   });
   it('answer the same once a certificate has been read: the same text again, never another', async () => {
     // Certificates are remembered by digest and text; none of this may change an answer.
     const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('rsa') }] });
     for (let i = 0; i < 3; i++) assert.equal(behindGateway(host, 'rsa'), 'pinned');
-    assert.equal(behindGateway(host, 'ecdsa', xfccElement({ ...certs.ecdsa, pem: certs.rsa.pem })), 'cert_allowlist_not_allowed', 'another connection presenting the remembered text');
+    assert.equal(behindGateway(host, 'ecdsa', xfccElement({ ...peerCertificate(certs.ecdsa), pem: certs.rsa.pem })), 'cert_allowlist_not_allowed', 'another connection presenting the remembered text');
     const rsa = certs.rsa;
-    const bare = host.request({ connection: mtls({ sha256: rsa.sha256, subject: rsa.subject, uriSans: rsa.uriSans, dnsSans: rsa.dnsSans }) });
+    const bare = host.request({ connection: mtls(peerCertificate(rsa)) });
     assert.equal(bare.response.details, 'cert_allowlist_not_allowed', 'the remembered certificate without its text in this request');
     assert.equal(behindGateway(host, 'rsa'), 'pinned');
   });
   it('are read from Envoy\'s peer_certificate where it exists, without XFCC', async () => {
     const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('ed25519') }] }, { envoyVersion: '1.40.0' });
     const c = certs.ed25519;
-    const outcome = host.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, pem: c.pem }) });
+    const outcome = host.request({ connection: mtls({ ...peerCertificate(c), uriSans: [], dnsSans: [] }) });
     assert.equal(outcome.action, 'continued');
     const older = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('ed25519') }] });
-    assert.equal(older.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, pem: c.pem }) }).action, 'local_reply', 'no attribute and no XFCC: no certificate to read');
+    assert.equal(older.request({ connection: mtls({ ...peerCertificate(c), uriSans: [], dnsSans: [] }) }).action, 'local_reply', 'no attribute and no XFCC: no certificate to read');
   });
   it('work in xfcc mode from the client\'s element, when its Cert matches its Hash', async () => {
     const gateway = 'ab'.repeat(32);
@@ -125,8 +125,8 @@ describe('SPKI pins', () => {
       connection: mtls({ sha256: gateway, subject: '', uriSans: ['spiffe://gw'] }),
       headers: { 'x-forwarded-client-cert': `${client},Hash=${gateway};URI=spiffe://gw` },
     });
-    assert.equal(request(xfccElement(certs.ecdsa)).action, 'continued');
-    assert.equal(request(xfccElement({ ...certs.rsa, pem: certs.ecdsa.pem })).action, 'local_reply');
+    assert.equal(request(xfccElement(peerCertificate(certs.ecdsa))).action, 'continued');
+    assert.equal(request(xfccElement({ ...peerCertificate(certs.rsa), pem: certs.ecdsa.pem })).action, 'local_reply');
   });
 });
 
@@ -192,7 +192,7 @@ describe('SANs read from the certificate', () => {
       ...ips.map((ip, i) => ({ name: `ip-${i}`, ipSan: ip, paths: [`/ip/${i}`] })),
     ] });
     const c = certs.rsa;
-    const send = (path: string) => host.request({ path, connection: mtls({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, dnsSans: c.dnsSans }), headers: { 'x-forwarded-client-cert': xfccElement(c) } });
+    const send = (path: string) => host.request({ path, connection: mtls(peerCertificate(c)), headers: { 'x-forwarded-client-cert': xfccElement(peerCertificate(c)) } });
     const identity = (path: string) => send(path).upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1];
     emails.forEach((_, i) => assert.equal(identity(`/email/${i}`), `email-${i}`));
     ips.forEach((_, i) => assert.equal(identity(`/ip/${i}`), `ip-${i}`));
@@ -206,10 +206,10 @@ describe('SANs read from the certificate', () => {
   it('include every URI and DNS SAN when Envoy provides peer_certificate, without XFCC', async () => {
     const host = await filter({ allow: [{ name: 'twentieth', uriSan: 'spiffe://bank.example/client/20', dnsSan: 'c20.bank.example' }] }, { envoyVersion: '1.40.0' });
     const c = certs.rsa;
-    const outcome = host.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, dnsSans: c.dnsSans, pem: c.pem }) });
+    const outcome = host.request({ connection: mtls(peerCertificate(c)) });
     assert.equal(outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1], 'twentieth');
     const older = await filter({ allow: [{ name: 'twentieth', uriSan: 'spiffe://bank.example/client/20' }] });
-    assert.equal(older.request({ connection: mtls({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, pem: c.pem }) }).action, 'local_reply', 'only the first SAN without XFCC or peer_certificate');
+    assert.equal(older.request({ connection: mtls({ ...peerCertificate(c), dnsSans: [] }) }).action, 'local_reply', 'only the first SAN without XFCC or peer_certificate');
   });
   it('refuse an ipSan that is not an address and an spki that is not a key hash', async () => {
     const host = await EnvoyHost.load(MODULE, { canary: false });

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ENVOY_VERSIONS } from '../envoy/install.js';
 import type { EnvoyConfig } from '../envoy/render.js';
-import { certificateFacts } from '../host/certificate.js';
+import { certificateFacts, peerCertificate } from '../host/certificate.js';
 import { type Connection, EnvoyHost, type Header, type HostOptions, mtls, plaintext, tls } from '../host/index.js';
 import { probeModule } from './fixtures/probe-module.js';
 import { type Exchange, type FilterLogLine, MODULE, TestProxy, type TestRequest } from './support/envoy.js';
@@ -71,9 +71,9 @@ class Pair {
   private connection(request: TestRequest): Connection {
     if (request.plaintextListener) return plaintext();
     const facts = (file: string) => certificateFacts(new X509Certificate(readFileSync(file)));
-    const local = facts(pki.serverCert);
+    const local = peerCertificate(facts(pki.serverCert));
     if (!request.as) return tls({ local });
-    return mtls(facts(pki.cert(request.as)), { local });
+    return mtls(peerCertificate(facts(pki.cert(request.as))), { local });
   }
 
   async run(request: TestRequest): Promise<{ envoy: Observed; host: Observed; exchange: Exchange }> {

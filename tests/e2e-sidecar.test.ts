@@ -8,13 +8,15 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { ENVOY_VERSIONS } from '../envoy/install.js';
 import type { EnvoyConfig } from '../envoy/render.js';
-import { type CertificateFacts, certificateFacts } from '../host/certificate.js';
+import { type CertificateFacts, certificateFacts, peerCertificate } from '../host/certificate.js';
 import { SIDECAR_DETAILS, xfccElement } from '../host/xfcc.js';
 import { type Exchange, TestProxy } from './support/envoy.js';
 import { GATEWAY_SPIFFE, testPki } from './support/pki.js';
+import { type Mesh, startMesh } from './support/sidecar.js';
 
 const pki = testPki();
 const facts = (client: string): CertificateFacts => certificateFacts(new X509Certificate(readFileSync(pki.cert(client))));
+const peer = (client: string) => peerCertificate(facts(client));
 
 const SIDECAR_CONFIG = JSON.stringify({
   identitySource: 'xfcc',
@@ -22,21 +24,6 @@ const SIDECAR_CONFIG = JSON.stringify({
   allow: [{ name: 'bank-batch', uriSanPrefix: 'spiffe://demo.local/ns/bank/' }],
   identityHeader: 'x-client-identity',
 });
-
-// The gateway forwards to the sidecar over mutual TLS, presenting its own certificate.
-function forwardOverMutualTls(bootstrap: EnvoyConfig): void {
-  bootstrap.static_resources.clusters[0].transport_socket = {
-    name: 'envoy.transport_sockets.tls',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
-      sni: 'localhost',
-      common_tls_context: {
-        tls_certificates: [{ certificate_chain: { filename: pki.cert('gateway-proxy') }, private_key: { filename: pki.key('gateway-proxy') } }],
-        validation_context: { trusted_ca: { filename: pki.ca } },
-      },
-    },
-  };
-}
 
 // A sidecar whose connection manager forwards XFCC as it came (`mode`), with a plaintext listener
 // beside it that forwards it always — ways a misconfigured mesh hands the filter a header no proxy of
@@ -57,22 +44,22 @@ const reason = (exchange: Exchange) => [exchange.response.status, exchange.acces
 
 for (const version of ENVOY_VERSIONS) {
   describe(`Envoy ${version}: the filter in xfcc mode at a sidecar behind the gateway`, () => {
+    let mesh: Mesh;
     let sidecar: TestProxy;
     let gateway: TestProxy;
     before(async () => {
-      sidecar = await TestProxy.start({ version, template: 'sidecar', configuration: SIDECAR_CONFIG, pki });
+      mesh = await startMesh(version, pki, SIDECAR_CONFIG);
+      ({ sidecar, gateway } = mesh);
       assert.ok(sidecar.proxy.started.accepted, sidecar.envoy.tail(20));
-      gateway = await TestProxy.start({ version, configuration: null, pki, upstreamPort: sidecar.proxy.port, adjust: forwardOverMutualTls });
     });
     after(async () => {
-      await gateway?.stop();
-      await sidecar?.stop();
+      await mesh?.stop();
     });
 
     it('sees the two elements Envoy writes — the gateway\'s for the client, the sidecar\'s for the gateway — and allows the client', async () => {
       for (const http of ['1.1', '2'] as const) {
         const exchange = await sidecar.send({ as: 'allowed', path: '/hello', via: gateway, http });
-        assert.equal(exchange.access?.xfcc, `${xfccElement(facts('allowed'))},${xfccElement(facts('gateway-proxy'), SIDECAR_DETAILS)}`);
+        assert.equal(exchange.access?.xfcc, `${xfccElement(peer('allowed'))},${xfccElement(peer('gateway-proxy'), SIDECAR_DETAILS)}`);
         assert.deepEqual(reason(exchange), [200, 'via_upstream']);
         assert.equal(exchange.upstream?.headers['x-client-identity'], 'bank-batch');
       }
@@ -82,17 +69,17 @@ for (const version of ENVOY_VERSIONS) {
     });
     it('finds no client when the gateway had none, only the gateway itself (xfcc_missing)', async () => {
       const exchange = await sidecar.send({ path: '/hello', via: gateway });
-      assert.equal(exchange.access?.xfcc, xfccElement(facts('gateway-proxy'), SIDECAR_DETAILS));
+      assert.equal(exchange.access?.xfcc, xfccElement(peer('gateway-proxy'), SIDECAR_DETAILS));
       assert.deepEqual(reason(exchange), [403, 'cert_allowlist_xfcc_missing']);
     });
     it('takes a workload calling the sidecar directly for the client, whatever XFCC it sends', async () => {
       const forged = `Hash=${facts('allowed').sha256};URI=spiffe://demo.local/ns/bank/sa/batch`;
       const exchange = await sidecar.send({ as: 'denied', path: '/hello', headers: [['x-forwarded-client-cert', forged]] });
-      assert.equal(exchange.access?.xfcc, `${forged},${xfccElement(facts('denied'), SIDECAR_DETAILS)}`);
+      assert.equal(exchange.access?.xfcc, `${forged},${xfccElement(peer('denied'), SIDECAR_DETAILS)}`);
       assert.deepEqual(reason(exchange), [403, 'cert_allowlist_not_allowed']);
     });
-    it('refuses a header it cannot read (xfcc_malformed)', async () => {
-      const exchange = await sidecar.send({ as: 'denied', path: '/hello', headers: [['x-forwarded-client-cert', 'Hash="unterminated']] });
+    it('refuses a header Envoy would not write (xfcc_malformed)', async () => {
+      const exchange = await sidecar.send({ as: 'denied', path: '/hello', headers: [['x-forwarded-client-cert', 'Hash=00;Subject=unquoted']] });
       assert.deepEqual(reason(exchange), [403, 'cert_allowlist_xfcc_malformed']);
     });
 
@@ -105,12 +92,12 @@ for (const version of ENVOY_VERSIONS) {
         await forwarder?.stop();
       });
       it('refuses a header whose last element does not describe the connection (xfcc_mismatch)', async () => {
-        const exchange = await forwarder.send({ as: 'denied', path: '/hello', headers: [['x-forwarded-client-cert', xfccElement(facts('allowed'))]] });
+        const exchange = await forwarder.send({ as: 'denied', path: '/hello', headers: [['x-forwarded-client-cert', xfccElement(peer('allowed'))]] });
         assert.deepEqual(reason(exchange), [403, 'cert_allowlist_xfcc_mismatch']);
       });
       it('refuses XFCC on a connection without a client certificate: only the client can have written it (xfcc_untrusted)', async () => {
-        const exchange = await forwarder.send({ plaintextListener: 'plaintext', path: '/hello', headers: [['x-forwarded-client-cert', xfccElement(facts('allowed'))]] });
-        assert.equal(exchange.access?.xfcc, xfccElement(facts('allowed')));
+        const exchange = await forwarder.send({ plaintextListener: 'plaintext', path: '/hello', headers: [['x-forwarded-client-cert', xfccElement(peer('allowed'))]] });
+        assert.equal(exchange.access?.xfcc, xfccElement(peer('allowed')));
         assert.deepEqual(reason(exchange), [403, 'cert_allowlist_xfcc_untrusted']);
       });
     });

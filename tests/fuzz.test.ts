@@ -2,10 +2,16 @@
 // bounded budget; `npm run fuzz` runs a million cases per property (FUZZ_RUNS) and fast-check prints
 // the seed and path of any failure, to replay with FUZZ_SEED/FUZZ_PATH and keep as a regression.
 import assert from 'node:assert/strict';
+import { X509Certificate, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { certificateFacts } from '../host/certificate.js';
 import { EnvoyHost, mtls, plaintext, tls, type Connection, type RequestOutcome } from '../host/index.js';
-import { decide, normalisePath, type Matcher, type Outcome, type Policy, type Rule } from './model/reference.js';
+import { SIDECAR_DETAILS, xfccElement } from '../host/xfcc.js';
+import { type Certificate, decide, requestPath, type Matcher, type Outcome, type Policy, type Rule } from './model/reference.js';
+import { Attribute, craft, dns, pem, text, tlv, uri } from './support/der.js';
+import { testPki } from './support/pki.js';
 
 const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
 const RUNS = Number(process.env.FUZZ_RUNS ?? 0);
@@ -13,6 +19,18 @@ const params = (defaultRuns: number): fc.Parameters<unknown> => ({
   numRuns: RUNS || defaultRuns,
   ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED), path: process.env.FUZZ_PATH } : {}),
 });
+
+// A certificate of a few fields around names and SANs of any content (no signature: the filter checks
+// the Hash, never a signature), for the reader's fuzzing.
+function certificateAround(values: Buffer[], sans: [number, Uint8Array][]): Buffer {
+  const seq = (...parts: Buffer[]) => tlv(0x30, ...parts);
+  const name = seq(...values.map((value) => tlv(0x31, seq(Buffer.from([0x06, 0x03, 0x55, 0x04, 0x03]), value))));
+  const time = tlv(0x17, Buffer.from('260101000000Z'));
+  const spki = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200' + '04'.padEnd(130, '1'), 'hex');
+  const san = seq(Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x11]), tlv(0x04, seq(...sans.map(([tag, value]) => tlv(tag, Buffer.from(value))))));
+  const tbs = seq(tlv(0xa0, tlv(0x02, Buffer.from([2]))), tlv(0x02, Buffer.from([1])), seq(Buffer.from([0x06, 0x03, 0x2a, 0x03, 0x04])), name, seq(time, time), name, spki, tlv(0xa3, seq(san)));
+  return seq(tbs, seq(Buffer.from([0x06, 0x03, 0x2a, 0x03, 0x04])), tlv(0x03, Buffer.from([0])));
+}
 
 // Pools small enough that generated rules and requests meet.
 const SHAS = ['8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7', '1111111111111111111111111111111111111111111111111111111111111111',
@@ -23,8 +41,23 @@ const SUBJECTS = ['CN=alpha,O=Acme', 'O=test,CN=curl.example.com', 'CN=Acme\\, I
 const CNS = ['alpha', 'curl.example.com', 'Acme, Inc.', 'beta', 'Jürgen'];
 const HOST_PATTERNS = ['payments.example.com', '*.bank.example', 'api.example.com'];
 const PATH_PREFIXES = ['/ledger/', '/status/418', '/', '/a', '/ledger'];
-const AUTHORITIES = ['payments.example.com', 'PAYMENTS.example.com.:443', 'x.bank.example', 'bank.example', 'user@api.example.com', 'other.example', '[::1]:443', ''];
-const PATHS = ['/ledger/x', '/ledger', '/status/418', '//status/418', '/status/%2e%2e/status/418', '/status%2F418', '/status;x=1/418', '/a?q#f', '/', '/ledgers/x', '/a/../ledger/./x', '/%41'];
+const AUTHORITIES = ['payments.example.com', 'PAYMENTS.example.com:443', 'payments.example.com.', 'payments.example.com:1@x', 'x.bank.example', 'bank.example', 'user@api.example.com', 'other.example', '[::1]:443', ''];
+const PATHS = ['/ledger/x', '/ledger', '/status/418', '//status/418', '/status/%2e%2e/status/418', '/status%2F418', '/status;x=1/418', '/a?q#f', '/', '/ledgers/x', '/a/../ledger/./x', '/%41', '/caf%C3%A9'];
+
+// Real certificates, for XFCC elements whose Cert= proves them (the model knows their facts).
+const pki = testPki([]);
+const POOL: Certificate[] = [
+  { name: 'alpha', subject: 'alpha', uris: [URIS[0], URIS[1]], dnss: [DNS[0]] },
+  { name: 'beta', subject: 'beta', uris: [URIS[3]], dnss: [] },
+  { name: 'gateway', subject: 'gateway', uris: [URIS[2]], dnss: [] },
+  { name: 'bare', subject: 'Acme, Inc.', uris: [], dnss: [DNS[2], DNS[0]] },
+].map(({ name, subject, uris, dnss }) => {
+  craft(pki, { name, subject: [[text(Attribute.O, 'Pool')], [text(Attribute.CN, subject)]], sans: [...uris.map(uri), ...dnss.map(dns)] });
+  const facts = certificateFacts(new X509Certificate(readFileSync(pki.cert(name))));
+  return { pem: facts.pem, sha256: facts.sha256, subject: facts.subject!, uriSans: facts.uriSans, dnsSans: facts.dnsSans, spki: facts.spkiSha256 };
+});
+const CERTIFICATES = new Map(POOL.map((c) => [c.pem, c]));
+const poolPeer = (c: Certificate) => ({ sha256: c.sha256, subject: c.subject, uriSans: c.uriSans, dnsSans: c.dnsSans, pem: c.pem });
 const TIMES = ['2026-01-01T00:00:00Z', '2026-06-01T00:00:00Z', '2027-01-01T00:00:00Z'];
 const NOWS = [Date.parse('2025-12-31T23:59:59Z'), Date.parse('2026-03-01T00:00:00Z'), Date.parse('2026-09-01T00:00:00Z'), Date.parse('2027-02-01T00:00:00Z')];
 
@@ -33,10 +66,11 @@ const matcher: fc.Arbitrary<Matcher> = fc
     {
       sha256: fc.constantFrom(...SHAS, SHAS[0].toUpperCase(), SHAS[1].match(/../g)!.join(':')),
       uriSan: fc.constantFrom(...URIS),
-      uriSanPrefix: fc.constantFrom('spiffe://partner.example/ns/bank/', 'spiffe://cluster.local/'),
+      uriSanPrefix: fc.constantFrom('spiffe://partner.example/ns/bank/', 'spiffe://cluster.local/', 'spiffe://partner.example/ns/bank', 'spiffe://cluster.local/ns/istio'),
       dnsSan: fc.constantFrom(...DNS),
       subject: fc.constantFrom(...SUBJECTS),
-      cn: fc.constantFrom(...CNS),
+      cn: fc.constantFrom(...CNS, 'alpha', 'beta'),
+      spki: fc.constantFrom(...POOL.map((c) => c.spki)),
     },
     { requiredKeys: [] },
   )
@@ -94,10 +128,12 @@ const connection: fc.Arbitrary<Connection> = fc.oneof(
   fc.constant(plaintext()),
   fc.constant(tls()),
   peer.map((p) => mtls(p)),
+  fc.constantFrom(...POOL).map((c) => mtls(poolPeer(c))),
 );
 
-// An XFCC element as Envoy writes it (Hash, Subject quoted, URI/DNS unquoted, one per SAN).
-const element = fc
+// An XFCC element as Envoy writes it (Hash, Subject quoted, URI/DNS unquoted, one per SAN) — for a
+// pool certificate, Cert= and all (sometimes with its text altered), or text alone.
+const textElement = fc
   .record({ hash: fc.option(fc.constantFrom(...SHAS, SHAS[2].toUpperCase()), { nil: undefined }), subject: fc.option(fc.constantFrom(...SUBJECTS), { nil: undefined }), uris: fc.subarray(URIS), dnss: fc.subarray(DNS) })
   .map((e) => [
     ...(e.hash ? [`Hash=${e.hash}`] : []),
@@ -106,6 +142,20 @@ const element = fc
     ...e.dnss.map((d) => `DNS=${d}`),
   ].join(';'))
   .filter((text) => text.length > 0);
+
+const certificateElement = fc
+  .record({ c: fc.constantFrom(...POOL), gateway: fc.boolean(), alter: fc.constantFrom('none', 'none', 'none', 'uri', 'subject', 'hash', 'cert') })
+  .map(({ c, gateway, alter }) => {
+    const other = POOL[(POOL.indexOf(c) + 1) % POOL.length];
+    let e = xfccElement(poolPeer(c), gateway ? undefined : { ...SIDECAR_DETAILS, cert: true });
+    if (alter === 'uri') e += `;URI=${URIS[0]}`;
+    if (alter === 'subject') e = e.replace(/Subject="[^"]*"/, 'Subject="CN=alpha"');
+    if (alter === 'hash') e = e.replace(c.sha256, other.sha256);
+    if (alter === 'cert') e = e.replace(encodeURIComponent(c.pem), encodeURIComponent(other.pem));
+    return e;
+  });
+
+const element = fc.oneof(textElement, certificateElement);
 
 const xfccHeaders = fc.oneof(
   { weight: 1, arbitrary: fc.constant<string[]>([]) },
@@ -124,7 +174,7 @@ const request = fc.record({
   ),
   xfcc: xfccHeaders,
   nowMs: fc.constantFrom(...NOWS),
-  // The client's own XFCC element with this connection's hash, to exercise the SAN completion.
+  // The element our own Envoy writes for this connection, appended as Envoy appends it.
   ownElement: fc.boolean(),
 });
 
@@ -148,21 +198,22 @@ describe('properties', () => {
           const headers: [string, string][] = [];
           let xfcc = r.xfcc;
           if (r.ownElement && r.connection.kind === 'mtls') {
-            const own = `Hash=${r.connection.peer.sha256};URI=spiffe://partner.example/ns/bank/sa/batch;DNS=client.example.com`;
+            const own = xfccElement(r.connection.peer, config.identitySource === 'xfcc' ? SIDECAR_DETAILS : undefined);
             xfcc = xfcc.length ? [`${xfcc.join(',')},${own}`] : [own];
           }
           for (const value of xfcc) headers.push(['x-forwarded-client-cert', value]);
           host.setTime(BigInt(r.nowMs) * 1_000_000n);
           const outcome = host.request({ connection: r.connection, authority: r.authority, path: r.path, headers });
-          const expected = decide(config, { connection: r.connection, authority: r.authority, path: r.path, xfcc, nowMs: r.nowMs });
+          const expected = decide(config, { connection: r.connection, authority: r.authority, path: r.path, xfcc, nowMs: r.nowMs }, CERTIFICATES);
           const actual = observed(outcome);
+          const said = `${JSON.stringify(r.authority)} ${JSON.stringify(r.path)} ${JSON.stringify(xfcc)}`;
           if (expected.kind === 'out_of_scope') {
             assert.equal(actual, 'continued');
           } else if (expected.kind === 'deny' && config.mode === 'dry-run') {
             assert.equal(actual, 'continued');
             assert.match(outcome.logs.map((l) => l.message).join('\n'), new RegExp(`deny reason=${expected.reason} `));
           } else {
-            assert.deepEqual(actual, expected.kind === 'deny' ? { kind: 'deny', reason: expected.reason } : expected);
+            assert.deepEqual(actual, expected.kind === 'deny' ? { kind: 'deny', reason: expected.reason } : expected, said);
           }
         }
         assert.deepEqual(host.logsAtLeast('error'), []);
@@ -172,20 +223,26 @@ describe('properties', () => {
     );
   });
 
-  it('normalises every path as the reference model does', async () => {
+  it('scopes every path as the reference model reads it: an allow rule only on a path read one way, a deny rule on every ambiguous one', async () => {
     const host = await EnvoyHost.load(MODULE, { canary: false });
-    const segment = fc.constantFrom('', '.', '..', 'a', 'ledger', '%2e', '%2E%2e', '%2F', '%2f..', 'b;x=1', ';', '%41', '%zz', '%');
+    const segment = fc.constantFrom('', '.', '..', 'a', 'ledger', '%2e', '%2E%2e', '%2F', '%2f..', 'b;x=1', ';', '%41', '%zz', '%', '%C3%A9', '%ff', '\\', ' ');
     const path = fc
       .tuple(fc.boolean(), fc.array(segment, { maxLength: 7 }), fc.constantFrom('', '?q=/../x', '#f'))
       .map(([rooted, segments, tail]) => `${rooted ? '/' : ''}${segments.join('/')}${tail}`);
+    assert.ok(host.configure(JSON.stringify({
+      allow: [{ name: 'ledger', sha256: SHAS[0], paths: ['/ledger/'] }, { name: 'elsewhere', sha256: SHAS[1] }],
+      deny: [{ name: 'no-a', sha256: SHAS[1], paths: ['/a'] }],
+      identityHeader: 'x-client-identity',
+    })));
     await fc.assert(
       fc.asyncProperty(path, async (raw) => {
-        // Allowed under the model's normal form as a prefix, and not under anything deeper.
-        const normal = normalisePath(raw);
-        const deeper = normal.endsWith('/') ? `${normal}zz` : `${normal}/`;
-        assert.ok(host.configure(JSON.stringify({ allow: [{ name: 'here', sha256: SHAS[0], paths: [normal] }], deny: [{ name: 'deeper', sha256: SHAS[0], paths: [deeper] }] })));
-        const outcome = host.request({ connection: mtls({ sha256: SHAS[0], subject: '' }), path: raw });
-        assert.equal(outcome.action, 'continued', `${raw} is ${normal} to the model; the filter said ${outcome.response.details}`);
+        const read = requestPath(raw);
+        const ledger = host.request({ connection: mtls({ sha256: SHAS[0], subject: '' }), path: raw });
+        const underLedger = read !== null && read.startsWith('/ledger/');
+        assert.equal(ledger.action === 'continued', underLedger, `${raw} reads as ${read}: allowed under /ledger/ only then`);
+        const a = host.request({ connection: mtls({ sha256: SHAS[1], subject: '' }), path: raw });
+        const underA = read === null || read === '/a' || read.startsWith('/a/');
+        assert.equal(a.action === 'continued', !underA, `${raw} reads as ${read}: denied under /a when ambiguous or there`);
       }),
       params(1000),
     );
@@ -232,24 +289,85 @@ describe('properties', () => {
     for (const host of hosts) assert.deepEqual(host.logsAtLeast('error'), []);
   });
 
-  it('a valid XFCC chain survives serialising and parsing: the client behind trusted proxies is found', async () => {
+  it('a chain as Envoy writes it: the client behind any number of trusted proxies is found', async () => {
     const host = await EnvoyHost.load(MODULE, { canary: false });
+    const clients = POOL.filter((c) => c.uriSans[0] !== URIS[2]);
     host.configure(JSON.stringify({
       identitySource: 'xfcc',
       trustedProxies: [{ uriSan: URIS[2] }],
-      allow: SHAS.map((sha256, i) => ({ name: `client-${i}`, sha256 })),
+      allow: clients.map((c, i) => ({ name: `client-${i}`, sha256: c.sha256 })),
       identityHeader: 'x-client-identity',
     }));
-    const quoted = fc.string({ unit: fc.constantFrom(...'abc ,;="\\CN=Oé'.split('')), maxLength: 30 });
+    const gateway = POOL.find((c) => c.uriSans[0] === URIS[2])!;
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: SHAS.length - 1 }), quoted, fc.subarray(URIS.filter((u) => u !== URIS[2])), fc.nat({ max: 3 }), async (client, subject, uris, proxies) => {
-        const escaped = subject.replaceAll('\\', '\\\\').replaceAll('"', '\\"');
-        const elements = [[`Hash=${SHAS[client]}`, `Subject="${escaped}"`, ...uris.map((u) => `URI=${u}`)].join(';')];
-        const gateway = 'cafe'.repeat(16);
-        for (let i = 0; i < proxies; i++) elements.push(`By=spiffe://x;Hash=${gateway};Subject="";URI=${URIS[2]}`);
-        const last = `Hash=${gateway};URI=${URIS[2]}`;
-        const outcome = host.request({ connection: mtls({ sha256: gateway, subject: '', uriSans: [URIS[2]] }), headers: { 'x-forwarded-client-cert': [...elements, last].join(',') } });
+      fc.asyncProperty(fc.nat({ max: clients.length - 1 }), fc.nat({ max: 3 }), async (client, proxies) => {
+        const elements = [xfccElement(poolPeer(clients[client]))];
+        for (let i = 0; i < proxies; i++) elements.push(xfccElement(poolPeer(gateway), { ...SIDECAR_DETAILS, by: 'spiffe://x' }));
+        elements.push(xfccElement(poolPeer(gateway), SIDECAR_DETAILS));
+        const outcome = host.request({ connection: mtls(poolPeer(gateway)), headers: { 'x-forwarded-client-cert': elements.join(',') } });
         assert.deepEqual(outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity'), ['x-client-identity', `client-${client}`]);
+      }),
+      params(2000),
+    );
+  });
+
+  it('any certificate bytes whose Hash is their SHA-256 — mutated, truncated, every string type — are read or refused, never a trap', async () => {
+    // Behind a trusted proxy, the forged element is the client, so its certificate is read.
+    const host = await EnvoyHost.load(MODULE, { canary: false });
+    const gateway = POOL.find((c) => c.uriSans[0] === URIS[2])!;
+    host.configure(JSON.stringify({ identitySource: 'xfcc', trustedProxies: [{ uriSan: URIS[2] }], allow: [{ name: 'pinned', spki: POOL[0].spki }, { name: 'any', uriSanPrefix: 'spiffe://' }], deny: [{ name: 'd', cn: 'x' }] }));
+    const ders = POOL.map((c) => Buffer.from(c.pem.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64'));
+    // Names of every string tag, with any contents: the reader's conversions must be total.
+    const stringValue = fc.tuple(fc.constantFrom(0x0c, 0x12, 0x13, 0x14, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1e, 0x04, 0x30), fc.uint8Array({ maxLength: 24 }))
+      .map(([tag, value]) => tlv(tag, Buffer.from(value)));
+    const mutated = fc.oneof(
+      fc.tuple(fc.constantFrom(...ders), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 6 })).map(([der, edits]) => {
+        const out = Buffer.from(der);
+        for (const [at, value] of edits) out[at % out.length] = value;
+        return out;
+      }),
+      fc.tuple(fc.constantFrom(...ders), fc.nat()).map(([der, cut]) => der.subarray(0, cut % der.length)),
+      fc.tuple(fc.constantFrom(...ders), fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 16 })).map(([der, at, bytes]) => {
+        const i = at % der.length;
+        return Buffer.concat([der.subarray(0, i), Buffer.from(bytes), der.subarray(i)]);
+      }),
+      // A well-formed certificate around names and SANs of any content.
+      fc.tuple(fc.array(stringValue, { minLength: 1, maxLength: 4 }), fc.array(fc.tuple(fc.constantFrom(0x81, 0x82, 0x86, 0x87), fc.uint8Array({ maxLength: 20 })), { maxLength: 4 }))
+        .map(([values, sans]) => certificateAround(values, sans)),
+    );
+    await fc.assert(
+      fc.asyncProperty(mutated, async (der) => {
+        const hash = createHash('sha256').update(der).digest('hex');
+        const forged = `Hash=${hash};Cert="${encodeURIComponent(pem(der))}"`;
+        const last = xfccElement(poolPeer(gateway), SIDECAR_DETAILS);
+        const outcome = host.request({ connection: mtls(poolPeer(gateway)), headers: { 'x-forwarded-client-cert': `${forged},${last}` } });
+        assert.ok(outcome.action === 'continued' || outcome.response.status === 403, `${outcome.action} ${outcome.response.status}`);
+        assert.equal(host.vmFailed, false);
+      }),
+      params(20000),
+    );
+    assert.deepEqual(host.logsAtLeast('error'), []);
+  });
+
+  it('XFCC written for certificates with SANs of any content — the attacker\'s own — gets allow or deny, never a trap', async () => {
+    const hosts = await Promise.all(['connection', 'xfcc'].map(async (identitySource) => {
+      const host = await EnvoyHost.load(MODULE, { canary: false });
+      host.configure(JSON.stringify({ identitySource, trustedProxies: [{ uriSan: URIS[2] }], allow: [{ name: 'a', uriSanPrefix: 'spiffe://partner.example/ns/bank/' }, { name: 'b', sha256: SHAS[0] }], deny: [{ name: 'd', dnsSan: 'x' }] }));
+      return host;
+    }));
+    const gateway = POOL.find((c) => c.uriSans[0] === URIS[2])!;
+    const sanText = fc.string({ unit: fc.constantFrom(...'ab/:;,="\\ HashURIDNSCert%'.split('')), maxLength: 40 });
+    await fc.assert(
+      fc.asyncProperty(fc.nat({ max: 1 }), fc.array(sanText, { maxLength: 3 }), fc.array(sanText, { maxLength: 2 }), fc.constantFrom(...SHAS), async (which, uris, dnss, sha256) => {
+        // As Envoy writes an element for a certificate with these SANs: raw.
+        const element = xfccElement({ sha256, subject: 'CN=attacker', uriSans: uris, dnsSans: dnss });
+        const headers: [string, string][] = [['x-forwarded-client-cert', which === 1 ? `${element},${xfccElement(poolPeer(gateway), SIDECAR_DETAILS)}` : element]];
+        const connection = which === 1 ? mtls(poolPeer(gateway)) : mtls({ sha256, subject: 'CN=attacker', uriSans: uris.slice(0, 1), dnsSans: dnss.slice(0, 1) });
+        const outcome = hosts[which].request({ connection, headers });
+        assert.ok(outcome.action === 'continued' || outcome.response.status === 403);
+        // Nothing the attacker wrote may add a SAN: with no certificate behind it, neither mode allows by the bank prefix.
+        assert.notEqual(outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1], 'a', JSON.stringify(headers));
+        assert.equal(hosts[which].vmFailed, false);
       }),
       params(20000),
     );

@@ -46,12 +46,14 @@ describe('hostile configurations', () => {
     const { errors } = await configure(JSON.stringify({ allow: [{ name: 'a', sha256: 'a'.repeat(1_000_000) }] }));
     assert.deepEqual(errors, [`cert-allowlist: rejected configuration: allow[0].sha256: expected 64 hex digits, got "${'a'.repeat(80)}"… (1000000 characters)`]);
   });
-  it('accepts a 1 MB rule name (names are not length-limited) and a 1 MB comment', async () => {
-    const name = 'n'.repeat(1_000_000);
+  it('refuses a 1 MB rule name (it would be the identity header\'s value) and accepts a 1 MB comment', async () => {
+    const refused = await configure(JSON.stringify({ allow: [{ name: 'n'.repeat(1_000_000), sha256: digest(1) }] }));
+    assert.deepEqual(refused.errors, ["cert-allowlist: rejected configuration: allow[0].name: longer than 1024 bytes (1000000): a rule's name is sent upstream as the identity header's value"]);
+    const name = 'n'.repeat(1024);
     const { accepted, host } = await configure(JSON.stringify({ allow: [{ name, sha256: digest(1), comment: 'c'.repeat(1_000_000) }], identityHeader: 'x-client-identity' }));
     assert.equal(accepted, true);
     const outcome = host.request({ connection: mtls({ sha256: digest(1), subject: '' }) });
-    assert.equal(outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1].length, 1_000_000);
+    assert.equal(outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1].length, 1024);
   });
   it('refuses a number where a string belongs', async () => {
     assert.deepEqual((await configure('{"allow":[{"name":1e308,"sha256":"x"}]}')).errors, ['cert-allowlist: rejected configuration: allow[0].name: expected a string, got number']);

@@ -3,14 +3,19 @@
 // reply, metrics and the deny log line. Every case also asserts that nothing was logged at error.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { type CertificateFacts, certificateFacts, peerCertificate } from '../host/certificate.js';
 import { EnvoyHost, mtls, plaintext, tls, type Connection, type RequestOutcome, type RequestSpec } from '../host/index.js';
+import { SIDECAR_DETAILS, xfccElement } from '../host/xfcc.js';
+import { Attribute, craft, text, uri } from './support/der.js';
+import { testPki } from './support/pki.js';
 
 const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
 
 const ACME = '8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7';
 const LEAKED = '5f0c3a3e2a86b1d7c0f6e9b4a1d2c3b4a5f60718293a4b5c6d7e8f9012345678';
 const STRANGER = 'ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100';
-const GATEWAY_CERT = '2222222222222222222222222222222222222222222222222222222222222222';
 const GATEWAY_SA = 'spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account';
 
 const REASONS = ['no_client_certificate', 'not_allowed', 'denied_by_rule', 'xfcc_mismatch', 'xfcc_untrusted', 'xfcc_missing', 'xfcc_malformed'];
@@ -122,21 +127,37 @@ describe('validity windows follow the filter\'s clock', () => {
   });
 });
 
-describe('SANs from XFCC in connection mode', () => {
-  const multiSan = peer({ sha256: GATEWAY_CERT, uriSans: ['spiffe://other.example/x'] });
-  it('uses the XFCC URIs when its Hash is this connection\'s certificate', async () => {
+// Real certificates for the XFCC cases: what a rule may see comes from a certificate that the
+// connection's digest (or an element's Hash) proves, never from XFCC's text.
+const pki = testPki([]);
+const make = (name: string, subject: string, uris: string[]): CertificateFacts => {
+  craft(pki, { name, subject: [[text(Attribute.CN, subject)]], sans: uris.map(uri) });
+  return certificateFacts(new X509Certificate(readFileSync(pki.cert(name))));
+};
+const MULTI = make('multi', 'multi', ['spiffe://other.example/x', 'spiffe://partner.example/ns/bank/sa/y']);
+const EXTERNAL = make('external', 'external', ['spiffe://cluster.local/external-client']);
+const GATEWAY_PROXY = make('gateway', 'gateway', [GATEWAY_SA]);
+
+describe('SANs in connection mode', () => {
+  const multi = mtls(peerCertificate(MULTI));
+  const xfcc = (value: string) => ({ headers: { 'x-forwarded-client-cert': value } });
+  it('come, every one, from the certificate in the gateway\'s element, whose SHA-256 is the connection\'s', async () => {
     const host = await filter();
-    const xfcc = `Hash=${GATEWAY_CERT};Subject="CN=stranger";URI=spiffe://other.example/x;URI=spiffe://partner.example/ns/bank/sa/y`;
-    assert.equal(decision(send(host, multiSan, { headers: { 'x-forwarded-client-cert': xfcc } })), 'allow:partner-ns');
+    assert.equal(decision(send(host, multi, xfcc(xfccElement(peerCertificate(MULTI))))), 'allow:partner-ns');
   });
-  it('ignores XFCC URIs when its Hash is another certificate\'s', async () => {
+  it('never come from URI= text, even in an element with the connection\'s Hash', async () => {
     const host = await filter();
-    const xfcc = `Hash=${ACME};URI=spiffe://partner.example/ns/bank/sa/y`;
-    assert.equal(decision(send(host, multiSan, { headers: { 'x-forwarded-client-cert': xfcc } })), 'not_allowed');
+    const text = `Hash=${MULTI.sha256};Subject="CN=multi";URI=spiffe://other.example/x;URI=spiffe://partner.example/ns/bank/sa/y`;
+    assert.equal(decision(send(host, multi, xfcc(text))), 'not_allowed');
   });
-  it('ignores XFCC URIs without a Hash', async () => {
+  it('never come from a Cert= that is another certificate', async () => {
     const host = await filter();
-    assert.equal(decision(send(host, multiSan, { headers: { 'x-forwarded-client-cert': 'URI=spiffe://partner.example/ns/bank/sa/y' } })), 'not_allowed');
+    assert.equal(decision(send(host, multi, xfcc(xfccElement({ ...peerCertificate(MULTI), pem: EXTERNAL.pem })))), 'not_allowed');
+  });
+  it('are all a deny rule considers when the certificate is not there: one it cannot see counts as a match', async () => {
+    const host = await filter({ ...POLICY, deny: [{ name: 'revoked', uriSan: 'spiffe://partner.example/ns/bank/sa/revoked' }] });
+    assert.equal(decision(send(host, multi)), 'denied_by_rule');
+    assert.equal(decision(send(host, multi, xfcc(xfccElement(peerCertificate(MULTI))))), 'allow:partner-ns');
   });
 });
 
@@ -147,10 +168,10 @@ describe('identity from XFCC behind a trusted proxy (the sidecar case)', () => {
     allow: [{ name: 'external', uriSan: 'spiffe://cluster.local/external-client' }],
     identityHeader: 'x-client-identity',
   };
-  // The gateway set the client's element (SANITIZE_SET); the sidecar's Envoy appended the gateway's.
-  const CLIENT = `Hash=${ACME};Subject="CN=external";URI=spiffe://cluster.local/external-client`;
-  const GATEWAY = `By=spiffe://cluster.local/ns/app/sa/app;Hash=${GATEWAY_CERT};Subject="";URI=${GATEWAY_SA}`;
-  const fromGateway = peer({ sha256: GATEWAY_CERT, subject: '', uriSans: [GATEWAY_SA] });
+  // The gateway set the client's element (SANITIZE_SET, with Cert=); the sidecar's Envoy appended the gateway's.
+  const CLIENT = xfccElement(peerCertificate(EXTERNAL));
+  const GATEWAY = xfccElement(peerCertificate(GATEWAY_PROXY), SIDECAR_DETAILS);
+  const fromGateway = mtls(peerCertificate(GATEWAY_PROXY));
   const xfcc = (value: string) => ({ headers: { 'x-forwarded-client-cert': value } });
 
   it('resolves to the external client', async () => {
@@ -174,9 +195,15 @@ describe('identity from XFCC behind a trusted proxy (the sidecar case)', () => {
     const host = await filter(SIDECAR);
     assert.equal(decision(send(host, fromGateway, xfcc(GATEWAY))), 'xfcc_missing');
   });
-  it('denies an unparsable header as xfcc_malformed', async () => {
+  it('denies a header Envoy would not write as xfcc_malformed', async () => {
     const host = await filter(SIDECAR);
     assert.equal(decision(send(host, fromGateway, xfcc(`${CLIENT},${GATEWAY},"`))), 'xfcc_malformed');
+    assert.equal(decision(send(host, fromGateway, xfcc(`Subject=unquoted,${GATEWAY}`))), 'xfcc_malformed');
+  });
+  it('denies a client element without a certificate to prove it as xfcc_malformed', async () => {
+    const host = await filter(SIDECAR);
+    const text = `Hash=${EXTERNAL.sha256};Subject="CN=external";URI=spiffe://cluster.local/external-client`;
+    assert.equal(decision(send(host, fromGateway, xfcc(`${text},${GATEWAY}`))), 'xfcc_malformed');
   });
   it('reads a second XFCC header as part of the same list', async () => {
     const host = await filter(SIDECAR);

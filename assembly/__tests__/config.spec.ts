@@ -127,15 +127,15 @@ describe("configuration errors name the JSON path and the problem", () => {
       .toBe('allow[0].hosts[0]: ports are ignored; write the host without ":port", got "a.example:443"');
   });
   it("rejects a misplaced wildcard in the top-level hosts", () => {
-    expect(errorOf('{"hosts": ["pay*.example"], "allow": []}')).toBe('hosts[0]: expected a host or "*." followed by a domain, got "pay*.example"');
+    expect(errorOf('{"hosts": ["pay*.example"], "allow": []}')).toBe('hosts[0]: expected a host name (letters, digits, \'-\' and \'.\') or "*." followed by one, got "pay*.example"');
   });
   it("rejects a path that does not start with /", () => {
     expect(errorOf(withAllow('{"name": "a", "cn": "x", "paths": ["ledger"]}')))
-      .toBe('allow[0].paths[0]: expected a path starting with "/" without query or fragment, got "ledger"');
+      .toBe('allow[0].paths[0]: expected a path prefix as requests spell it (a path starts with "/"), got "ledger"');
   });
   it("rejects a path with a query", () => {
     expect(errorOf(withAllow('{"name": "a", "cn": "x", "paths": ["/a?b"]}')))
-      .toBe('allow[0].paths[0]: expected a path starting with "/" without query or fragment, got "/a?b"');
+      .toBe('allow[0].paths[0]: expected a path prefix as requests spell it (a prefix has no query (\'?\')), got "/a?b"');
   });
   it("rejects a time that is not RFC 3339 UTC", () => {
     expect(errorOf(withAllow('{"name": "a", "cn": "x", "notAfter": "31.01.2027"}')))
@@ -181,7 +181,7 @@ describe("configuration errors name the JSON path and the problem", () => {
   });
   it("rejects XFCC as the identity header", () => {
     expect(errorOf('{"allow": [], "identityHeader": "X-Forwarded-Client-Cert"}'))
-      .toBe('identityHeader: "X-Forwarded-Client-Cert" is reserved; choose a header of your own such as "x-client-identity"');
+      .toBe('identityHeader: "X-Forwarded-Client-Cert" is reserved (Envoy, HTTP framing or credentials rely on it); choose a header of your own such as "x-client-identity"');
   });
   it("rejects a duplicated JSON key instead of keeping the last", () => {
     expect(errorOf('{"allow": [], "allow": [' + rule("a", SHA) + "]}")).toBe('configuration: invalid JSON at offset 14: duplicate key "allow"');
@@ -279,5 +279,62 @@ describe("accepted configurations", () => {
     expect(policy.needsHost || policy.needsPath || policy.needsClock || policy.needsSubject || policy.needsSans).toBe(false);
     let scoped = parseText(withAllow('{"name": "a", "cn": "x", "uriSan": "u", "hosts": ["h"], "paths": ["/p"], "notAfter": "2030-01-01T00:00:00Z"}')).policy!;
     expect(scoped.needsHost && scoped.needsPath && scoped.needsClock && scoped.needsSubject && scoped.needsSans).toBe(true);
+  });
+});
+
+function matcherError(field: string, value: string): string {
+  return errorOf(withAllow('{"name": "a", "' + field + '": ' + value + "}"));
+}
+
+function matcherAccepted(field: string, value: string): bool {
+  return parseText(withAllow('{"name": "a", "' + field + '": ' + value + "}")).policy !== null;
+}
+
+describe("a configuration that reads right but could never match as written is refused", () => {
+  it("refuses an SPKI pin without its padding or with a line break", () => {
+    expect(matcherError("spki", '"' + "A".repeat(43) + '"')).toBe("allow[0].spki: expected the base64 SHA-256 of a public key (44 characters ending in '=', as Istio's verifyCertificateSpki and `cert-allowlist inspect` print it), got \"" + "A".repeat(43) + "\"");
+    expect(matcherError("spki", '"' + "A".repeat(22) + "\\n" + "A".repeat(21) + '="').startsWith("allow[0].spki: expected the base64 SHA-256")).toBe(true);
+    expect(matcherAccepted("spki", '"' + "A".repeat(43) + '="')).toBe(true);
+  });
+  it("refuses SANs with characters outside ASCII, invisible ones, control characters or edge spaces", () => {
+    expect(matcherError("uriSan", '"spiffe://bank\\u200B/a"')).toBe('allow[0].uriSan: a SAN is ASCII; found U+200B in "spiffe://bank\\u200b/a"');
+    expect(matcherError("dnsSan", '"b\\u00FCcher.example"')).toBe('allow[0].dnsSan: a SAN is ASCII; found U+00FC in "bücher.example"');
+    expect(matcherError("uriSanPrefix", '"spiffe://bank/\\t"')).toBe('allow[0].uriSanPrefix: a SAN is ASCII; found U+0009 in "spiffe://bank/\\u0009"');
+    expect(matcherError("uriSan", '" spiffe://bank/a"')).toBe('allow[0].uriSan: must not begin or end with a space (it is never trimmed to match), got " spiffe://bank/a"');
+  });
+  it("refuses a subject or issuer not written as Envoy prints it", () => {
+    expect(matcherError("subject", '"CN=J\\u00FCrgen"')).toBe('allow[0].subject: write it as Envoy prints it, characters outside ASCII as \\XX escapes; found U+00FC in "CN=Jürgen"');
+    expect(matcherAccepted("subject", '"CN=J\\\\C3\\\\BCrgen"')).toBe(true);
+  });
+  it("refuses a CN with invisible characters, and takes any other text, edge spaces included", () => {
+    expect(matcherError("cn", '"batch\\u00A0job"')).toBe('allow[0].cn: found U+00A0 in "batch\\u00a0job"; write the CN as the certificate has it, nothing invisible');
+    expect(matcherAccepted("cn", '"J\\u00FCrgen"')).toBe(true);
+    expect(matcherAccepted("cn", '"#Acme, Inc. 1 "')).toBe(true);
+  });
+});
+
+describe("a configuration unsafe in a header is refused", () => {
+  it("refuses a rule name with a line break, NUL, characters outside ASCII or edge spaces (it becomes the identity header's value)", () => {
+    expect(errorOf(withAllow(rule("a\\r\\nx-admin: yes", SHA)))).toBe("allow[0].name: found U+000D: a rule's name is sent upstream as the identity header's value, so it must be printable ASCII");
+    expect(errorOf(withAllow(rule("a\\u0000", SHA)))).toBe("allow[0].name: found U+0000: a rule's name is sent upstream as the identity header's value, so it must be printable ASCII");
+    expect(errorOf(withAllow(rule("caf\\u00E9", SHA)))).toBe("allow[0].name: found U+00C3: a rule's name is sent upstream as the identity header's value, so it must be printable ASCII");
+    expect(errorOf(withAllow(rule(" a", SHA)))).toBe("allow[0].name: must not begin or end with a space: a rule's name is sent upstream as the identity header's value, and Envoy trims header values");
+    expect(errorOf(withAllow(rule("a".repeat(1025), SHA)))).toBe("allow[0].name: longer than 1024 bytes (1025): a rule's name is sent upstream as the identity header's value");
+  });
+  it("refuses a content type with a line break", () => {
+    expect(errorOf('{"allow": [], "denyResponse": {"contentType": "text/plain\\r\\nx-a: b"}}'))
+      .toBe("denyResponse.contentType: found U+000D: it is the deny reply's content-type header, so it must be printable ASCII");
+  });
+  it("refuses identity headers that carry credentials or that Envoy or a proxy relies on, in either spelling", () => {
+    for (let i = 0; i < 6; i++) {
+      let header = ["authorization", "Proxy-Authorization", "cookie", "x-forwarded-for", "x-envoy-original-path", "x_forwarded_for"][i];
+      expect(errorOf('{"allow": [], "identityHeader": "' + header + '"}'))
+        .toBe('identityHeader: "' + header + '" is reserved (Envoy, HTTP framing or credentials rely on it); choose a header of your own such as "x-client-identity"');
+    }
+  });
+  it("strips every spelling of the identity header an upstream could read as it", () => {
+    let policy = parseText('{"allow": [], "identityHeader": "X_Client-Identity"}').policy!;
+    expect(policy.identityHeader).toBe("x-client-identity");
+    expect(policy.identityHeaderSpellings.join(" ")).toBe("x-client-identity x_client-identity x-client_identity x_client_identity");
   });
 });

@@ -5,9 +5,11 @@ function parseText(text: string): ConfigResult {
   return parseConfig(new BufferSource(String.UTF8.encode(text)));
 }
 import { ConnectionFacts, Identity, IdentityResult, IdentityFailure } from "../identity/identity";
-import { parseFingerprint } from "../identity/sha256";
+import { parseFingerprint } from "../identity/fingerprint";
 import { decide, establish, reasonName } from "../policy/decide";
 import { Policy } from "../policy/policy";
+import { requestHost } from "../policy/authority";
+import { requestPath } from "../policy/path";
 
 const NOW: i64 = 1795000000000;
 const ACME = "8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7";
@@ -34,12 +36,17 @@ function id(sha256: string, subject: string = "", uris: string[] = [], dnss: str
   identity.subject = subject;
   identity.uriSans = uris;
   identity.dnsSans = dnss;
+  identity.sansComplete = true;
   return IdentityResult.of(identity);
 }
 
-function outcome(result: IdentityResult, host: string = "payments.example.com", path: string = "/ledger/x", now: i64 = NOW): string {
-  let verdict = decide(policy(), result, host, path, now);
+function outcomeOf(p: Policy, result: IdentityResult, host: string = "payments.example.com", path: string = "/ledger/x", now: i64 = NOW): string {
+  let verdict = decide(p, result, requestHost(String.UTF8.encode(host)), requestPath(String.UTF8.encode(path)), now);
   return verdict.allowed ? "allow:" + verdict.rule : reasonName(verdict.reason) + (verdict.rule.length > 0 ? ":" + verdict.rule : "");
+}
+
+function outcome(result: IdentityResult, host: string = "payments.example.com", path: string = "/ledger/x", now: i64 = NOW): string {
+  return outcomeOf(policy(), result, host, path, now);
 }
 
 describe("the decision", () => {
@@ -84,6 +91,62 @@ describe("the decision", () => {
   });
 });
 
+const SCOPED = '{"allow": [{"name": "bank", "uriSanPrefix": "spiffe://bank/", "hosts": ["payments.example.com"], "paths": ["/ledger/"]}, {"name": "everyone", "sha256": "' + GATEWAY + '"}],' +
+  ' "deny": [{"name": "no-admin", "sha256": "' + GATEWAY + '", "hosts": ["admin.example.com"], "paths": ["/admin/"]},' +
+  ' {"name": "revoked-san", "uriSan": "spiffe://bank/revoked"}, {"name": "no-legacy", "spki": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}, {"name": "no-mallory", "cn": "mallory"}]}';
+function scoped(): Policy {
+  let result = parseText(SCOPED);
+  expect(result.error).toBe("");
+  return result.policy!;
+}
+function withoutCertificate(uris: string[], subject: string = "CN=x"): IdentityResult {
+  let result = id(ACME, subject, uris);
+  result.identity!.sansComplete = false;
+  return result;
+}
+
+describe("what the filter cannot know", () => {
+  it("lets a deny rule on a SAN match when not every SAN is known, and an allow rule match only a known one", () => {
+    expect(outcomeOf(scoped(), withoutCertificate(["spiffe://bank/a"]))).toBe("denied_by_rule:revoked-san");
+    let complete = id(ACME, "CN=x", ["spiffe://bank/a"]);
+    expect(outcomeOf(scoped(), complete, "payments.example.com", "/ledger/x")).toBe("denied_by_rule:no-legacy");
+  });
+  it("lets a deny rule on the certificate match when the certificate is not available", () => {
+    let complete = id(GATEWAY, "CN=x", []);
+    expect(outcomeOf(scoped(), complete, "payments.example.com", "/x")).toBe("denied_by_rule:no-legacy");
+  });
+  it("puts an ambiguous host inside a deny rule's hosts and outside an allow rule's", () => {
+    let p = parseText('{"allow": [{"name": "pay", "sha256": "' + ACME + '", "hosts": ["payments.example.com"]}],' +
+      ' "deny": [{"name": "no-admin", "sha256": "' + GATEWAY + '", "hosts": ["admin.example.com"]}]}').policy!;
+    expect(outcomeOf(p, id(ACME), "payments.example.com:1@x")).toBe("not_allowed");
+    expect(outcomeOf(p, id(ACME), "payments.example.com:443")).toBe("allow:pay");
+    let q = parseText('{"allow": [{"name": "all", "sha256": "' + GATEWAY + '"}], "deny": [{"name": "no-admin", "sha256": "' + GATEWAY + '", "hosts": ["admin.example.com"]}]}').policy!;
+    expect(outcomeOf(q, id(GATEWAY), "admin.example.com.")).toBe("denied_by_rule:no-admin");
+    expect(outcomeOf(q, id(GATEWAY), "other.example.com")).toBe("allow:all");
+  });
+  it("puts an ambiguous path inside a deny rule's paths and outside an allow rule's", () => {
+    let p = parseText('{"allow": [{"name": "ledger", "sha256": "' + ACME + '", "paths": ["/ledger/"]}, {"name": "all", "sha256": "' + GATEWAY + '"}],' +
+      ' "deny": [{"name": "no-admin", "sha256": "' + GATEWAY + '", "paths": ["/admin/"]}]}').policy!;
+    expect(outcomeOf(p, id(ACME), "h", "/ledger/..;/admin/x")).toBe("not_allowed");
+    expect(outcomeOf(p, id(ACME), "h", "/ledger/x")).toBe("allow:ledger");
+    expect(outcomeOf(p, id(GATEWAY), "h", "/public/%2e%2e/admin/x")).toBe("denied_by_rule:no-admin");
+    expect(outcomeOf(p, id(GATEWAY), "h", "/public/x")).toBe("allow:all");
+  });
+  it("never allows by the CN of a subject with several, and denies by any of them", () => {
+    let p = parseText('{"allow": [{"name": "by-cn", "cn": "batch"}], "deny": [{"name": "no-mallory", "cn": "mallory"}]}').policy!;
+    expect(outcomeOf(p, id(GATEWAY, "CN=batch,O=x"))).toBe("allow:by-cn");
+    expect(outcomeOf(p, id(GATEWAY, "CN=batch,CN=other"))).toBe("not_allowed");
+    expect(outcomeOf(p, id(GATEWAY, "CN=batch+O=x"))).toBe("not_allowed");
+    expect(outcomeOf(p, id(GATEWAY, "CN=batch,CN=mallory"))).toBe("denied_by_rule:no-mallory");
+  });
+  it("matches a URI prefix only on a boundary", () => {
+    let p = parseText('{"allow": [{"name": "ns", "uriSanPrefix": "spiffe://td/ns/istio-system"}]}').policy!;
+    expect(outcomeOf(p, id(GATEWAY, "", ["spiffe://td/ns/istio-system/sa/gw"]))).toBe("allow:ns");
+    expect(outcomeOf(p, id(GATEWAY, "", ["spiffe://td/ns/istio-system"]))).toBe("allow:ns");
+    expect(outcomeOf(p, id(GATEWAY, "", ["spiffe://td/ns/istio-system-tenant/sa/x"]))).toBe("not_allowed");
+  });
+});
+
 function connectionFacts(digest: string | null, xfcc: string | null = null): ConnectionFacts {
   let f = new ConnectionFacts();
   f.digestHex = digest === null ? null : String.UTF8.encode(digest);
@@ -109,25 +172,26 @@ describe("identity from the connection", () => {
   it("has no identity without a digest", () => {
     expect(establish(policy(), connectionFacts(null)).failure).toBe(IdentityFailure.NoClientCertificate);
   });
-  it("completes the SANs from XFCC whose Hash is this connection's", () => {
-    let identity = establish(policy(), connectionFacts(GATEWAY, "Hash=" + GATEWAY + ";URI=spiffe://first;URI=spiffe://second")).identity!;
-    expect(identity.uriSans.length).toBe(3);
-    expect(identity.uriSans[2]).toBe("spiffe://second");
-  });
-  it("ignores XFCC whose Hash is another certificate's", () => {
-    let identity = establish(policy(), connectionFacts(GATEWAY, "Hash=" + ACME + ";URI=spiffe://partner.example/ns/bank/x")).identity!;
+  it("never takes SANs from XFCC's text, even the gateway's own element: without the certificate, not every SAN is known", () => {
+    let identity = establish(policy(), connectionFacts(GATEWAY, "Hash=" + GATEWAY + ";URI=spiffe://first;URI=spiffe://partner.example/ns/bank/x")).identity!;
     expect(identity.uriSans.length).toBe(1);
+    expect(identity.uriSans[0]).toBe("spiffe://first");
+    expect(identity.sansComplete).toBe(false);
   });
-  it("ignores malformed XFCC", () => {
-    expect(establish(policy(), connectionFacts(GATEWAY, '"garbage')).identity!.uriSans.length).toBe(1);
+  it("ignores a Cert= that is not this connection's certificate", () => {
+    let identity = establish(policy(), connectionFacts(GATEWAY, "Hash=" + GATEWAY + ';Cert="-----BEGIN%20CERTIFICATE-----%0AMIIB%0A-----END%20CERTIFICATE-----%0A"')).identity!;
+    expect(identity.certificate).toBeNull();
+    expect(identity.sansComplete).toBe(false);
   });
 });
 
 describe("identity from XFCC", () => {
-  it("walks past the trusted gateway to the external client", () => {
-    let result = establish(policy(XFCC), xfccFacts(SIDECAR_PEER, CLIENT + "," + GATEWAY_ELEMENT));
-    expect(result.identity!.subject).toBe("CN=client");
-    expect(decide(policy(XFCC), result, "payments.example.com", "/ledger/x", NOW).rule).toBe("acme-batch");
+  it("refuses a client whose element carries no certificate to prove its text", () => {
+    expect(establish(policy(XFCC), xfccFacts(SIDECAR_PEER, CLIENT + "," + GATEWAY_ELEMENT)).failure).toBe(IdentityFailure.XfccMalformed);
+  });
+  it("refuses an element whose Cert= is not the certificate its Hash names", () => {
+    let forged = "Hash=" + ACME + ';Cert="-----BEGIN%20CERTIFICATE-----%0AMIIB%0A-----END%20CERTIFICATE-----%0A";URI=spiffe://partner.example/ns/bank/sa/x';
+    expect(establish(policy(XFCC), xfccFacts(SIDECAR_PEER, forged + "," + GATEWAY_ELEMENT)).failure).toBe(IdentityFailure.XfccMalformed);
   });
   it("denies XFCC on a connection without mTLS as untrusted", () => {
     expect(establish(policy(XFCC), xfccFacts(null, CLIENT)).failure).toBe(IdentityFailure.XfccUntrusted);

@@ -2,7 +2,7 @@
 // thousand to a million digests, for hits and for misses, with fingerprints as made-up as a test
 // list's (differing only in their last bytes) and as spread as real ones.
 import { DigestSet } from "../policy/digest-set";
-import { DIGEST_WORDS } from "../identity/sha256";
+import { DIGEST_WORDS } from "../identity/fingerprint";
 
 // Digest number i: "sequential" differs only in the last word, "spread" in every word.
 function digestOf(i: i32, sequential: bool, out: StaticArray<u64>): StaticArray<u64> {

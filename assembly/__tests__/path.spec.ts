@@ -1,44 +1,65 @@
-import { normalisePath, pathHasPrefix } from "../policy/path";
+import { RequestPath, pathHasPrefix, pathInScope, pathPrefix as prefixOf, requestPath } from "../policy/path";
 
-function n(path: string): string {
-  return normalisePath(String.UTF8.encode(path));
+function pathPrefix(text: string): string | null {
+  return prefixOf(text, new StaticArray<i32>(1));
 }
 
-describe("path normaliser", () => {
-  it("keeps a plain path", () => {
-    expect(n("/status/418")).toBe("/status/418");
+function path(raw: string): RequestPath {
+  return requestPath(String.UTF8.encode(raw));
+}
+
+function ambiguous(raw: string): bool {
+  return path(raw).ambiguous;
+}
+
+describe("the request's path", () => {
+  it("is taken as Envoy hands it, without the query", () => {
+    expect(path("/status/418").path).toBe("/status/418");
+    expect(path("/status/418?x=1&y=/../admin").path).toBe("/status/418");
+    expect(path("/ledger/").path).toBe("/ledger/");
+    expect(path("/").path).toBe("/");
   });
-  it("drops the query and the fragment", () => {
-    expect(n("/status/418?x=1#f")).toBe("/status/418");
+  it("has escapes of ordinary characters decoded", () => {
+    expect(path("/%73tatus/418").path).toBe("/status/418");
+    expect(path("/caf%C3%A9/x").path).toBe("/café/x");
+    expect(path("/a%20b").path).toBe("/a b");
   });
-  it("decodes percent-encoding, %2F included", () => {
-    expect(n("/status%2F418")).toBe("/status/418");
-    expect(n("/%73tatus/418")).toBe("/status/418");
+  it("is ambiguous with an encoded slash, backslash, dot, percent, ';', '?' or '#'", () => {
+    expect(ambiguous("/status%2F418")).toBe(true);
+    expect(ambiguous("/status%2f418")).toBe(true);
+    expect(ambiguous("/status%5C418")).toBe(true);
+    expect(ambiguous("/status/%2e%2e/admin")).toBe(true);
+    expect(ambiguous("/status/%252F418")).toBe(true);
+    expect(ambiguous("/admin%3Bx")).toBe(true);
+    expect(ambiguous("/admin%3Fx")).toBe(true);
+    expect(ambiguous("/admin%23x")).toBe(true);
   });
-  it("resolves encoded dot segments", () => {
-    expect(n("/status/%2e%2e/status/418")).toBe("/status/418");
-    expect(n("/a/./b/../c")).toBe("/a/c");
+  it("is ambiguous with ';' parameters and a backslash", () => {
+    expect(ambiguous("/ledger/..;/admin")).toBe(true);
+    expect(ambiguous("/status;x=1/418")).toBe(true);
+    expect(ambiguous("/ledger\\..\\admin")).toBe(true);
   });
-  it("never climbs above the root", () => {
-    expect(n("/../../status/418")).toBe("/status/418");
+  it("is ambiguous with dot segments and repeated slashes, which Envoy resolves only when the mesh normalises", () => {
+    expect(ambiguous("/a/./b")).toBe(true);
+    expect(ambiguous("/a/../b")).toBe(true);
+    expect(ambiguous("/a/..")).toBe(true);
+    expect(ambiguous("//status/418")).toBe(true);
+    expect(ambiguous("/ledger//../admin")).toBe(true);
   });
-  it("merges repeated slashes", () => {
-    expect(n("//status///418")).toBe("/status/418");
-  });
-  it("drops ';' parameters from every segment", () => {
-    expect(n("/status;x=1/418;jsessionid=2")).toBe("/status/418");
-  });
-  it("keeps an encoded question mark as part of the path", () => {
-    expect(n("/a%3Fb")).toBe("/a?b");
-  });
-  it("keeps a trailing slash", () => {
-    expect(n("/ledger/")).toBe("/ledger/");
-  });
-  it("keeps invalid percent-encoding literally", () => {
-    expect(n("/a%zz/%4")).toBe("/a%zz/%4");
-  });
-  it("turns an empty path into /", () => {
-    expect(n("")).toBe("/");
+  it("is ambiguous with control, space or non-ASCII bytes, escapes that are not UTF-8, a fragment or no leading slash", () => {
+    expect(ambiguous("/a b")).toBe(true);
+    expect(ambiguous("/a%00b")).toBe(true);
+    expect(ambiguous("/a%0Ab")).toBe(true);
+    expect(ambiguous("/caf\u00E9")).toBe(true);
+    expect(ambiguous("/%C0%AF")).toBe(true);
+    expect(ambiguous("/%ff")).toBe(true);
+    expect(ambiguous("/%ED%A0%80")).toBe(true);
+    expect(ambiguous("/a#f")).toBe(true);
+    expect(ambiguous("/a%zz")).toBe(true);
+    expect(ambiguous("/a%4")).toBe(true);
+    expect(ambiguous("a/b")).toBe(true);
+    expect(ambiguous("")).toBe(true);
+    expect(ambiguous("*")).toBe(true);
   });
 });
 
@@ -54,5 +75,23 @@ describe("path prefixes", () => {
   });
   it("/ matches everything", () => {
     expect(pathHasPrefix("/anything", "/")).toBe(true);
+  });
+  it("take an ambiguous path as inside them for a deny rule and outside for an allow rule", () => {
+    expect(pathInScope(["/admin/"], path("/public/%2e%2e/admin/x"), true)).toBe(true);
+    expect(pathInScope(["/ledger/"], path("/ledger/..;/admin/x"), false)).toBe(false);
+  });
+  it("are written as requests spell them, non-ASCII percent-encoded", () => {
+    expect(pathPrefix("/caf%C3%A9/")).toBe("/café/");
+    expect(pathPrefix("/ledger/")).toBe("/ledger/");
+  });
+  it("are refused when no unambiguous request could be under them", () => {
+    expect(pathPrefix("ledger/")).toBeNull();
+    expect(pathPrefix("/ledger/?x")).toBeNull();
+    expect(pathPrefix("/a/../b")).toBeNull();
+    expect(pathPrefix("/a;x")).toBeNull();
+    expect(pathPrefix("/a%2Fb")).toBeNull();
+    expect(pathPrefix("/caf\u00E9")).toBeNull();
+    expect(pathPrefix("/a\u200Bb")).toBeNull();
+    expect(pathPrefix("/a b")).toBeNull();
   });
 });

@@ -1,4 +1,4 @@
-import { Instant, parseRfc3339 } from "../config/rfc3339";
+import { Instant, parseRfc3339 } from "../rfc3339";
 
 function ms(text: string): i64 {
   let instant = new Instant();

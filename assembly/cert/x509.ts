@@ -1,10 +1,17 @@
 // A bounds-checked DER reader for the parts of an X.509 certificate the rules use: serial, issuer
-// and subject (printed as OpenSSL's RFC 2253 form), validity, the subject public key info (for SPKI
-// pins) and every subject alternative name. Pure; null on any malformed input, never a trap.
+// and subject (printed as Envoy prints them), validity, the subject public key info (for SPKI pins)
+// and every subject alternative name. Pure; null on any malformed input; every conversion is total
+// (a value that is no valid string of its type is refused, never converted), so no certificate can
+// trap the VM.
+//
+// The CLI's TypeScript reader (host/certificate.ts) is this file's twin on purpose: the CLI runs where
+// no filter runs, and each is held to Envoy's own output by tests — never to each other.
 import { sha256 } from "./sha256";
 import { base64Encode } from "./pem";
-import { hexLower, hexUpper } from "../text";
-import { daysFromCivil } from "../config/rfc3339";
+import { Char, isControl } from "../chars";
+import { hexUpper, isUtf8 } from "../text";
+import { PDA, PILOT, PKCS9, X520 } from "./attribute-names";
+import { daysFromCivil } from "../rfc3339";
 
 class Tlv {
   constructor(public tag: i32, public start: i32, public end: i32, public headerStart: i32) {}
@@ -30,8 +37,9 @@ function tlv(der: Uint8Array, at: i32, limit: i32): Tlv | null {
 export class CertificateFacts {
   // Uppercase hex as `openssl x509 -serial` prints it (no leading 00 byte).
   serial: string = "";
-  issuer: string = "";
-  subject: string = "";
+  // As Envoy prints them; null when this reader cannot print them exactly as Envoy does.
+  issuer: string | null = null;
+  subject: string | null = null;
   notBeforeMs: i64 = 0;
   notAfterMs: i64 = 0;
   // SHA-256 of the DER SubjectPublicKeyInfo, base64: Istio's verifyCertificateSpki form.
@@ -101,9 +109,9 @@ export function readCertificate(der: Uint8Array): CertificateFacts | null {
   facts.serial = digits.join("");
   let issuer = rfc2253(der, fields[first + 2]);
   let subject = rfc2253(der, fields[first + 4]);
-  if (issuer === null || subject === null) return null;
-  facts.issuer = issuer;
-  facts.subject = subject;
+  if (issuer.invalid || subject.invalid) return null;
+  facts.issuer = issuer.text;
+  facts.subject = subject.text;
   let validity = fields[first + 3];
   let notBefore = tlv(der, validity.start, validity.end);
   if (notBefore === null) return null;
@@ -170,43 +178,44 @@ function digitsAt(der: Uint8Array, at: i32, count: i32): i32 {
   return value;
 }
 
-// Short names OpenSSL prints for attribute types; others are printed as dotted numbers.
-function attributeName(der: Uint8Array, oid: Tlv): string | null {
+// How BoringSSL (Envoy's TLS library) prints a Name — X509_NAME_print_ex with XN_FLAG_RFC2253, what
+// Envoy's subject and XFCC's Subject are — reproduced byte for byte, or not at all: for a name this
+// reader cannot print exactly, the text is null (unknown), never a guess. The attribute types BoringSSL
+// names were read off Envoy itself (tests/attacks/crafted-certificate.test.ts holds the table to it);
+// a type BoringSSL does not know is printed as its dotted number with the value as #hex of its DER.
+
+// The arcs whose members BoringSSL names as the tables say; the last number is one byte below 128.
+const ARC_X520: StaticArray<u8> = [0x55, 0x04];
+const ARC_PKCS9: StaticArray<u8> = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09];
+const ARC_PILOT: StaticArray<u8> = [0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01];
+const ARC_PDA: StaticArray<u8> = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x09];
+// 1.3.6.1.4.1.311.60.2.1 (EV jurisdiction): BoringSSL names none of them.
+const ARC_JURISDICTION: StaticArray<u8> = [0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x3c, 0x02, 0x01];
+
+function inArc(der: Uint8Array, oid: Tlv, arc: StaticArray<u8>): i32 {
   let length = oid.end - oid.start;
-  let at = oid.start;
-  if (length == 3 && der[at] == 0x55 && der[at + 1] == 0x04) {
-    switch (<i32>der[at + 2]) {
-      case 3: return "CN";
-      case 4: return "SN";
-      case 5: return "serialNumber";
-      case 6: return "C";
-      case 7: return "L";
-      case 8: return "ST";
-      case 9: return "street";
-      case 10: return "O";
-      case 11: return "OU";
-      case 12: return "title";
-      case 13: return "description";
-      case 17: return "postalCode";
-      case 42: return "GN";
-      case 43: return "initials";
-      case 44: return "generationQualifier";
-      case 46: return "dnQualifier";
-      case 65: return "pseudonym";
-      case 97: return "organizationIdentifier";
-      default: return null;
-    }
+  if (length != arc.length + 1) return -1;
+  for (let i = 0; i < arc.length; i++) {
+    if (der[oid.start + i] != arc[i]) return -1;
   }
-  // 1.2.840.113549.1.9.1 emailAddress; 0.9.2342.19200300.100.1.25 DC; …100.1.1 UID
-  if (length == 9 && der[at] == 0x2a && der[at + 1] == 0x86 && der[at + 2] == 0x48 && der[at + 3] == 0x86 && der[at + 4] == 0xf7 &&
-      der[at + 5] == 0x0d && der[at + 6] == 0x01 && der[at + 7] == 0x09 && der[at + 8] == 0x01) {
-    return "emailAddress";
+  let last = <i32>der[oid.end - 1];
+  return last < 0x80 ? last : -1;
+}
+
+const UNKNOWN_TYPE = "";
+
+// The attribute type's name as BoringSSL prints it; UNKNOWN_TYPE for a type BoringSSL does not name
+// (printed as its dotted number); null for one this reader cannot tell.
+function attributeName(der: Uint8Array, oid: Tlv): string | null {
+  let tables = [X520, PKCS9, PILOT, PDA];
+  let arcs = [ARC_X520, ARC_PKCS9, ARC_PILOT, ARC_PDA];
+  for (let t = 0; t < arcs.length; t++) {
+    let last = inArc(der, oid, arcs[t]);
+    if (last < 0) continue;
+    let table = tables[t];
+    return last < table.length ? table[last] : UNKNOWN_TYPE;
   }
-  if (length == 10 && der[at] == 0x09 && der[at + 1] == 0x92 && der[at + 2] == 0x26 && der[at + 3] == 0x89 && der[at + 4] == 0x93 &&
-      der[at + 5] == 0xf2 && der[at + 6] == 0x2c && der[at + 7] == 0x64 && der[at + 8] == 0x01) {
-    if (der[at + 9] == 0x19) return "DC";
-    if (der[at + 9] == 0x01) return "UID";
-  }
+  if (inArc(der, oid, ARC_JURISDICTION) >= 1 && inArc(der, oid, ARC_JURISDICTION) <= 3) return UNKNOWN_TYPE;
   return null;
 }
 
@@ -229,36 +238,81 @@ function dottedOid(der: Uint8Array, oid: Tlv): string {
   return parts.join(".");
 }
 
-// The value's text as UTF-8 bytes, for the string types OpenSSL prints; null for other types.
-function valueBytes(der: Uint8Array, value: Tlv): Uint8Array | null {
-  let tag = value.tag;
-  let bytes = der.subarray(value.start, value.end);
-  if (tag == 0x0c || tag == 0x13 || tag == 0x16 || tag == 0x1a) return bytes; // UTF8, Printable, IA5, Visible
-  let units = new Array<i32>();
-  if (tag == 0x14) {
-    for (let i = 0; i < bytes.length; i++) units.push(<i32>bytes[i]); // T61: Latin-1, as OpenSSL reads it
-  } else if (tag == 0x1e && (bytes.length & 1) == 0) {
-    for (let i = 0; i < bytes.length; i += 2) units.push((<i32>bytes[i] << 8) | <i32>bytes[i + 1]); // BMP
-  } else if (tag == 0x1c && (bytes.length & 3) == 0) {
-    for (let i = 0; i < bytes.length; i += 4) units.push((<i32>bytes[i] << 24) | (<i32>bytes[i + 1] << 16) | (<i32>bytes[i + 2] << 8) | <i32>bytes[i + 3]);
-  } else {
-    return null;
-  }
-  let text = "";
-  for (let i = 0; i < units.length; i++) text += String.fromCodePoint(units[i]);
-  return Uint8Array.wrap(String.UTF8.encode(text));
+// How BoringSSL reads each string type's bytes as characters.
+const enum StringKind {
+  Utf8,
+  // "MBSTRING_ASC", which is Latin-1: Numeric, Printable, T61, IA5, Visible strings and the times.
+  Latin1,
+  Bmp,
+  Universal,
+  // Printed as #hex of the DER.
+  Other,
 }
 
-// ASN1_STRFLGS_RFC2253: `,+"\<>;` escaped, a leading '#' or space and a trailing space escaped,
-// control characters and every byte with its high bit set as \XX.
-function escapeValue(bytes: Uint8Array): string {
+function stringKind(tag: i32): StringKind {
+  switch (tag) {
+    case 0x0c: return StringKind.Utf8;
+    case 0x12: case 0x13: case 0x14: case 0x16: case 0x17: case 0x18: case 0x1a: return StringKind.Latin1;
+    case 0x1e: return StringKind.Bmp;
+    case 0x1c: return StringKind.Universal;
+    default: return StringKind.Other;
+  }
+}
+
+function pushUtf8(out: u8[], c: u32): void {
+  if (c < 0x80) {
+    out.push(<u8>c);
+  } else if (c < 0x800) {
+    out.push(<u8>(0xc0 | (c >> 6)));
+    out.push(<u8>(0x80 | (c & 0x3f)));
+  } else if (c < 0x10000) {
+    out.push(<u8>(0xe0 | (c >> 12)));
+    out.push(<u8>(0x80 | ((c >> 6) & 0x3f)));
+    out.push(<u8>(0x80 | (c & 0x3f)));
+  } else {
+    out.push(<u8>(0xf0 | (c >> 18)));
+    out.push(<u8>(0x80 | ((c >> 12) & 0x3f)));
+    out.push(<u8>(0x80 | ((c >> 6) & 0x3f)));
+    out.push(<u8>(0x80 | (c & 0x3f)));
+  }
+}
+
+// The value's characters as UTF-8; null when the bytes are not a string of their type (BoringSSL
+// refuses such a certificate in the handshake; only a forged XFCC Cert= can carry one).
+function valueUtf8(der: Uint8Array, value: Tlv, kind: StringKind): u8[] | null {
+  let out = new Array<u8>();
+  let start = value.start;
+  let length = value.end - start;
+  if (kind == StringKind.Utf8) {
+    if (!isUtf8(der.dataStart + <usize>start, length)) return null;
+    for (let i = 0; i < length; i++) out.push(der[start + i]);
+    return out;
+  }
+  if (kind == StringKind.Latin1) {
+    for (let i = 0; i < length; i++) pushUtf8(out, <u32>der[start + i]);
+    return out;
+  }
+  let width = kind == StringKind.Bmp ? 2 : 4;
+  if (length % width != 0) return null;
+  for (let i = 0; i < length; i += width) {
+    let c: u32 = 0;
+    for (let b = 0; b < width; b++) c = (c << 8) | <u32>der[start + i + b];
+    if (c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return null;
+    pushUtf8(out, c);
+  }
+  return out;
+}
+
+// ASN1_STRFLGS_RFC2253 over the UTF-8 of the characters: `,+"\<>;` escaped, a leading '#' or space
+// and a trailing space escaped, control characters and every byte with its high bit set as \XX.
+function escapeValue(bytes: u8[]): string {
   let out = new Array<string>();
   for (let i = 0; i < bytes.length; i++) {
     let c = <i32>bytes[i];
-    if (c >= 0x80 || c < 0x20 || c == 0x7f) {
+    if (c >= 0x80 || isControl(c)) {
       out.push("\\" + hexUpper(c, 2));
-    } else if (c == 0x2c || c == 0x2b || c == 0x22 || c == 0x5c || c == 0x3c || c == 0x3e || c == 0x3b ||
-               (i == 0 && (c == 0x23 || c == 0x20)) || (i == bytes.length - 1 && c == 0x20)) {
+    } else if (c == Char.Comma || c == Char.Plus || c == Char.Quote || c == Char.Backslash || c == Char.Less || c == Char.Greater || c == Char.Semicolon ||
+               (i == 0 && (c == Char.Hash || c == Char.Space)) || (i == bytes.length - 1 && c == Char.Space)) {
       out.push("\\" + String.fromCharCode(c));
     } else {
       out.push(String.fromCharCode(c));
@@ -267,30 +321,72 @@ function escapeValue(bytes: Uint8Array): string {
   return out.join("");
 }
 
-// A Name as X509_NAME_print_ex(XN_FLAG_RFC2253) prints it: entries from last to first, members of
-// one RDN joined by '+'; unknown types and non-string values as #hex of their DER.
-function rfc2253(der: Uint8Array, name: Tlv): string | null {
-  if (name.tag != 0x30) return null;
+function dump(der: Uint8Array, value: Tlv): string {
+  let hex = new Array<string>();
+  for (let i = value.headerStart; i < value.end; i++) hex.push(hexUpper(der[i], 2));
+  return "#" + hex.join("");
+}
+
+// A name as BoringSSL prints it, or why not.
+class PrintedName {
+  // null when this reader cannot print it exactly.
+  text: string | null = null;
+  // A value is no valid string of its type, or the DER is malformed: BoringSSL refuses such a
+  // certificate outright, so this reader refuses it too.
+  invalid: bool = false;
+}
+
+// A Name as BoringSSL prints it: entries from last to first (members of a multi-valued RDN too, so
+// joined by '+' in reverse).
+function rfc2253(der: Uint8Array, name: Tlv): PrintedName {
+  let printed = new PrintedName();
+  let text = printName(der, name, printed);
+  printed.text = printed.invalid ? null : text;
+  return printed;
+}
+
+// The name's text; null when it cannot be printed exactly, with `printed.invalid` set when it is
+// no name BoringSSL reads.
+function printName(der: Uint8Array, name: Tlv, printed: PrintedName): string | null {
+  if (name.tag != 0x30) {
+    printed.invalid = true;
+    return null;
+  }
+  let unknown = false;
   let rdns = new Array<string>();
   let at = name.start;
   while (at < name.end) {
     let rdn = tlv(der, at, name.end);
-    if (rdn === null || rdn.tag != 0x31) return null;
     let members = new Array<string>();
-    let m = rdn.start;
+    let m = rdn === null ? 0 : rdn.start;
+    if (rdn === null || rdn.tag != 0x31) {
+      printed.invalid = true;
+      return null;
+    }
     while (m < rdn.end) {
       let attribute = tlv(der, m, rdn.end);
-      if (attribute === null || attribute.tag != 0x30) return null;
-      let oid = tlv(der, attribute.start, attribute.end);
-      if (oid === null || oid.tag != 0x06) return null;
-      let value = tlv(der, oid.end, attribute.end);
-      if (value === null) return null;
+      let oid: Tlv | null = null;
+      let value: Tlv | null = null;
+      if (attribute !== null && attribute.tag == 0x30) oid = tlv(der, attribute.start, attribute.end);
+      if (attribute !== null && oid !== null && oid.tag == 0x06) value = tlv(der, oid.end, attribute.end);
+      if (attribute === null || oid === null || value === null) {
+        printed.invalid = true;
+        return null;
+      }
       let label = attributeName(der, oid);
-      let bytes: Uint8Array | null = label === null ? null : valueBytes(der, value);
-      if (label === null || bytes === null) {
-        let hex = new Array<string>();
-        for (let i = value.headerStart; i < value.end; i++) hex.push(hexLower(der[i], 2));
-        members.push((label === null ? dottedOid(der, oid) : label) + "=#" + hex.join(""));
+      let kind = stringKind(value.tag);
+      let bytes: u8[] | null = null;
+      if (kind != StringKind.Other) {
+        bytes = valueUtf8(der, value, kind);
+        if (bytes === null) {
+          printed.invalid = true;
+          return null;
+        }
+      }
+      if (label === null) {
+        unknown = true;
+      } else if (label == UNKNOWN_TYPE || bytes === null) {
+        members.push((label == UNKNOWN_TYPE ? dottedOid(der, oid) : label) + "=" + dump(der, value));
       } else {
         members.push(label + "=" + escapeValue(bytes));
       }
@@ -300,6 +396,7 @@ function rfc2253(der: Uint8Array, name: Tlv): string | null {
     rdns.push(members.join("+"));
     at = rdn.end;
   }
+  if (unknown) return null;
   rdns.reverse();
   return rdns.join(",");
 }

@@ -4,17 +4,41 @@
 // typo (say "host" for "hosts") can never silently widen a rule. The configuration's self-tests run
 // at the end, through the same decision the requests use.
 import { ByteSource, JsonKind, JsonReader, formatNumber, kindName } from "./json";
-import { Instant, parseRfc3339 } from "./rfc3339";
-import { DIGEST_WORDS, parseFingerprint, parseFingerprintAt, parseFingerprintInto } from "../identity/sha256";
+import { Instant, parseRfc3339 } from "../rfc3339";
+import { DIGEST_WORDS, parseFingerprint, parseFingerprintAt, parseFingerprintInto } from "../identity/fingerprint";
 import { Identity, IdentityFailure, IdentityResult } from "../identity/identity";
-import { HostPattern, normaliseHost } from "../policy/host";
-import { normalisePath } from "../policy/path";
+import { HostPattern, RequestHost, requestHost } from "../policy/authority";
+import { Ambiguity, RequestPath, ambiguityText, pathPrefix, requestPath } from "../policy/path";
 import { DenyResponse, IdentitySource, Mode, Policy } from "../policy/policy";
 import { Matcher, Rule } from "../policy/rule";
+import { Char, isControl } from "../chars";
 import { RuleList } from "../policy/rule-list";
 import { decide, reasonName } from "../policy/decide";
 import { asciiLower, hexDigit, parseIpAddress } from "../text";
 import { base64Decode } from "../cert/pem";
+
+// Istio's verifyCertificateSpki form: standard base64 of 32 bytes, 43 characters and '='.
+function isCanonicalSpki(text: string): bool {
+  if (text.length != 44 || text.charCodeAt(43) != Char.Equals) return false;
+  for (let i = 0; i < 43; i++) {
+    let c = text.charCodeAt(i);
+    if (!((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == Char.Plus || c == Char.Slash)) return false;
+  }
+  let key = base64Decode(Uint8Array.wrap(String.UTF8.encode(text)));
+  return key !== null && key.length == 32;
+}
+
+// Characters that show as nothing (or as a plain space): no-break and zero-width spaces, joiners,
+// direction marks, the byte order mark.
+function isInvisible(c: i32): bool {
+  return c == 0xa0 || c == 0xad || c == 0x180e || (c >= 0x2000 && c <= 0x200f) || (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x2064) || c == 0x3000 || c == 0xfeff;
+}
+
+// A character for a message: printable ASCII as itself, anything else by its code point.
+function describeChar(c: i32): string {
+  if (c > 0x20 && c < 0x7f) return "'" + String.fromCharCode(c) + "'";
+  return "U+" + c.toString(16).toUpperCase().padStart(4, "0");
+}
 
 export class ConfigResult {
   policy: Policy | null = null;
@@ -29,8 +53,18 @@ const RULE_FIELDS: string[] = ["name", "sha256", "uriSan", "uriSanPrefix", "dnsS
 const DENY_RESPONSE_FIELDS: string[] = ["status", "body", "contentType", "includeReason"];
 const SELF_TEST_FIELDS: string[] = ["name", "request", "expect"];
 const SELF_TEST_REQUEST_FIELDS: string[] = ["sha256", "uriSans", "dnsSans", "subject", "host", "path", "at"];
-// Headers the identity header must never overwrite.
-const RESERVED_HEADERS: string[] = ["x-forwarded-client-cert", "host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "x-cert-allowlist-reason"];
+// Headers the identity header must never be (compared with '_' read as '-', as an upstream may):
+// those Envoy, the HTTP framing or a proxy behind it relies on, and those carrying credentials.
+const RESERVED_HEADERS: string[] = [
+  "x-forwarded-client-cert", "host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
+  "upgrade", "proxy-connection", "x-cert-allowlist-reason", "authorization", "proxy-authorization", "cookie", "set-cookie",
+  "forwarded", "x-real-ip", "x-request-id", "via", "traceparent", "tracestate",
+];
+const RESERVED_HEADER_PREFIXES: string[] = ["x-envoy-", "x-forwarded-", "x-istio-", "x-b3-", "grpc-"];
+// Header names with more '-' or '_' than this are refused: every spelling is removed from every request.
+const MAX_HEADER_SEPARATORS: i32 = 6;
+// A rule's name becomes the identity header's value.
+const MAX_NAME_BYTES: i32 = 1024;
 
 const MAX_BODY_BYTES: i32 = 4096;
 const MAX_SHOWN_CHARS: i32 = 80;
@@ -44,7 +78,7 @@ export function quote(text: string): string {
   for (let i = 0; i < shown.length; i++) {
     let c = shown.charCodeAt(i);
     if (c == 0x22 || c == 0x5c) out += "\\" + String.fromCharCode(c);
-    else if (c < 0x20 || c == 0x7f) out += "\\u" + c.toString(16).padStart(4, "0");
+    else if (c < 0x20 || c == 0x7f || isInvisible(c)) out += "\\u" + c.toString(16).padStart(4, "0");
     else out += String.fromCharCode(c);
   }
   out += "\"";
@@ -83,13 +117,22 @@ function quotedList(choices: string[]): string {
 }
 
 // A self-test, read with the rest and run once the policy is complete.
+// A self-test's client: it lists the certificate's SANs, so they are all there is.
+function selfTestIdentity(): Identity {
+  let identity = new Identity();
+  identity.subject = "";
+  identity.sansComplete = true;
+  return identity;
+}
+
 class SelfTest {
   name: string = "";
   path: string = "";
   expectAllow: bool = false;
   noCertificate: bool = true;
-  identity: Identity = new Identity();
-  host: string = "";
+  identity: Identity = selfTestIdentity();
+  // No host: an empty authority, which is in scope (and ambiguous).
+  host: RequestHost = RequestHost.AMBIGUOUS;
   target: string = "/";
   at: i64 = 0;
   hasAt: bool = false;
@@ -291,25 +334,70 @@ class Parser {
       return;
     }
     let text = this.string();
+    if (text === null) return;
+    // SANs, subject and issuer are compared as written; a CN unescaped; the rest is parsed below.
+    if (index == 5) {
+      if (!this.checkCn(text)) return;
+    } else if (index <= 4 || index == 7 || index == 10) {
+      if (!this.checkAscii(text, index == 4 || index == 10)) return;
+    }
     if (index == 1) matcher.uriSan = text;
     else if (index == 2) matcher.uriSanPrefix = text;
-    else if (index == 3) matcher.dnsSan = text === null ? null : asciiLower(text);
+    else if (index == 3) matcher.dnsSan = asciiLower(text);
     else if (index == 4) matcher.subject = text;
     else if (index == 5) matcher.cn = text;
-    else if (index == 6 && text !== null) {
-      let key = base64Decode(Uint8Array.wrap(String.UTF8.encode(text)));
-      if (key === null || key.length != 32) this.fail("expected the base64 SHA-256 of a public key (44 characters, as Istio's verifyCertificateSpki), got " + quote(text));
+    else if (index == 6) {
+      if (!isCanonicalSpki(text)) this.fail("expected the base64 SHA-256 of a public key (44 characters ending in '=', as Istio's verifyCertificateSpki and `cert-allowlist inspect` print it), got " + quote(text));
       else matcher.spki = text;
     } else if (index == 7) matcher.emailSan = text;
-    else if (index == 8 && text !== null) {
+    else if (index == 8) {
       let address = parseIpAddress(text);
       if (address === null) this.fail("expected an IPv4 or IPv6 address, got " + quote(text));
       else matcher.ipSan = address;
-    } else if (index == 9 && text !== null) {
+    } else if (index == 9) {
       let serial = normaliseSerial(text);
       if (serial === null) this.fail("expected the serial number in hex (colons allowed), got " + quote(text));
       else matcher.serial = serial;
     } else if (index == 10) matcher.issuer = text;
+  }
+
+  // A SAN, subject or issuer as a certificate and Envoy spell it: printable ASCII (Envoy escapes
+  // everything else in a subject as \XX; SANs are ASCII), no edge spaces — nothing invisible.
+  checkAscii(text: string, printedName: bool): bool {
+    for (let i = 0; i < text.length; i++) {
+      let c = text.charCodeAt(i);
+      if (c >= 0x80 || isControl(c)) {
+        return this.fail((printedName ? "write it as Envoy prints it, characters outside ASCII as \\XX escapes" : "a SAN is ASCII") +
+          "; found " + describeChar(c) + " in " + quote(text));
+      }
+    }
+    if (text.charCodeAt(0) == Char.Space || text.charCodeAt(text.length - 1) == Char.Space) {
+      return this.fail("must not begin or end with a space (it is never trimmed to match), got " + quote(text));
+    }
+    return true;
+  }
+
+  // A CN is matched unescaped, as the certificate has it (edge spaces included: a CN may have them,
+  // and Envoy prints them escaped) — but nothing invisible.
+  checkCn(text: string): bool {
+    for (let i = 0; i < text.length; i++) {
+      let c = text.charCodeAt(i);
+      if (isControl(c) || isInvisible(c)) return this.fail("found " + describeChar(c) + " in " + quote(text) + "; write the CN as the certificate has it, nothing invisible");
+    }
+    return true;
+  }
+
+  // UTF-8 bytes that travel as a header value: printable ASCII, no edge spaces, at most `maximum`.
+  checkHeaderValue(ptr: usize, length: i32, maximum: i32, why: string): bool {
+    if (length > maximum) return this.fail("longer than " + maximum.toString() + " bytes (" + length.toString() + "): " + why);
+    for (let i = 0; i < length; i++) {
+      let c = <i32>load<u8>(ptr + <usize>i);
+      if (c >= 0x80 || isControl(c)) return this.fail("found " + describeChar(c) + ": " + why + ", so it must be printable ASCII");
+    }
+    if (load<u8>(ptr) == Char.Space || load<u8>(ptr + <usize>(length - 1)) == Char.Space) {
+      return this.fail("must not begin or end with a space: " + why + ", and Envoy trims header values");
+    }
+    return true;
   }
 
   requireMatcher(matcher: Matcher): bool {
@@ -362,13 +450,15 @@ class Parser {
     let prefixes = new Array<string>();
     for (let i = 0; i < texts.length; i++) {
       let text = texts[i];
-      if (!text.startsWith("/") || text.includes("?") || text.includes("#")) {
+      let why = new StaticArray<i32>(1);
+      let prefix = pathPrefix(text, why);
+      if (prefix === null) {
         this.enterIndex(i);
-        this.fail("expected a path starting with \"/\" without query or fragment, got " + quote(text));
+        this.fail("expected a path prefix as requests spell it (" + ambiguityText(<Ambiguity>why[0]) + "), got " + quote(text));
         this.leave();
         return null;
       }
-      prefixes.push(normalisePath(String.UTF8.encode(text)));
+      prefixes.push(prefix);
     }
     return prefixes;
   }
@@ -400,6 +490,7 @@ class Parser {
             }
           }
           if (nameLength == 0) this.fail("must not be empty");
+          else this.checkHeaderValue(changetype<usize>(this.nameBuffer), nameLength, MAX_NAME_BYTES, "a rule's name is sent upstream as the identity header's value");
         }
       } else if (index <= 11) {
         this.matcherField(rule.matcher, index - 1);
@@ -481,7 +572,10 @@ class Parser {
         }
       } else if (index == 2) {
         let contentType = this.string();
-        if (contentType !== null) response.contentType = contentType;
+        if (contentType !== null) {
+          let bytes = String.UTF8.encode(contentType);
+          if (this.checkHeaderValue(changetype<usize>(bytes), bytes.byteLength, 256, "it is the deny reply's content-type header")) response.contentType = contentType;
+        }
       } else if (this.expect(JsonKind.Bool)) {
         response.includeReason = reader.readBool();
       }
@@ -513,11 +607,20 @@ class Parser {
         return "";
       }
     }
-    if (RESERVED_HEADERS.includes(lower)) {
-      this.fail(quote(header) + " is reserved; choose a header of your own such as \"x-client-identity\"");
+    let dashed = lower.replaceAll("_", "-");
+    let reserved = RESERVED_HEADERS.includes(dashed);
+    for (let i = 0; i < RESERVED_HEADER_PREFIXES.length; i++) reserved = reserved || dashed.startsWith(RESERVED_HEADER_PREFIXES[i]);
+    if (reserved) {
+      this.fail(quote(header) + " is reserved (Envoy, HTTP framing or credentials rely on it); choose a header of your own such as \"x-client-identity\"");
       return "";
     }
-    return lower;
+    let separators = 0;
+    for (let i = 0; i < dashed.length; i++) if (dashed.charCodeAt(i) == Char.Minus) separators++;
+    if (separators > MAX_HEADER_SEPARATORS) {
+      this.fail("at most " + MAX_HEADER_SEPARATORS.toString() + " '-' or '_' (every spelling with either is removed from each request), got " + quote(header));
+      return "";
+    }
+    return dashed;
   }
 
   selfTest(): void {
@@ -588,7 +691,7 @@ class Parser {
         test.noCertificate = false;
       } else if (index == 4) {
         let host = this.string();
-        if (host !== null) test.host = normaliseHost(host);
+        if (host !== null) test.host = requestHost(String.UTF8.encode(host));
       } else if (index == 5) {
         let target = this.string();
         if (target !== null) {
@@ -615,6 +718,17 @@ class Parser {
       if (this.failed) return;
     }
   }
+}
+
+// Every spelling of a header name with each '-' either '-' or '_'.
+function spellings(name: string): string[] {
+  let out = [name];
+  for (let i = 0; i < name.length; i++) {
+    if (name.charCodeAt(i) != Char.Minus) continue;
+    let count = out.length;
+    for (let k = 0; k < count; k++) out.push(out[k].substring(0, i) + "_" + out[k].substring(i + 1));
+  }
+  return out;
 }
 
 // A serial number as `openssl x509 -serial` prints it: uppercase hex, no colons, no leading 00 byte.
@@ -646,7 +760,7 @@ export function parseConfig(source: ByteSource): ConfigResult {
   measureLists(source, allow, deny);
   reserve(RuleList.bytesFor(allow.rules) + RuleList.bytesFor(deny.rules));
   policy.allow = new RuleList(allow.rules);
-  policy.deny = new RuleList(deny.rules);
+  policy.deny = new RuleList(deny.rules, true);
   build(parser, policy);
   if (!parser.failed) runSelfTests(parser, policy);
   if (parser.failed) {
@@ -733,6 +847,7 @@ function build(parser: Parser, policy: Policy): Policy {
       parser.rules(policy.deny);
     } else if (index == 6) {
       policy.identityHeader = parser.identityHeader();
+      policy.identityHeaderSpellings = spellings(policy.identityHeader);
     } else if (index == 7) {
       parser.denyResponse(policy.denyResponse);
     } else if (index == 8) {
@@ -794,7 +909,7 @@ function runSelfTests(parser: Parser, policy: Policy): void {
     } else {
       // No sha256 and no subject: a request without a client certificate.
       let result = test.noCertificate ? IdentityResult.failed(IdentityFailure.NoClientCertificate) : IdentityResult.of(test.identity);
-      let path = normalisePath(String.UTF8.encode(test.target));
+      let path = requestPath(String.UTF8.encode(test.target));
       let moments = test.hasAt ? [test.at] : windowEdges(policy, result, test.host, path);
       // Without edges the answer is the same at any moment.
       if (moments.length == 0) moments.push(0);
@@ -816,7 +931,7 @@ function runSelfTests(parser: Parser, policy: Policy): void {
   }
 }
 
-function windowEdges(policy: Policy, result: IdentityResult, host: string, path: string): i64[] {
+function windowEdges(policy: Policy, result: IdentityResult, host: RequestHost, path: RequestPath): i64[] {
   let edges = new Array<i64>();
   let identity = result.identity;
   if (identity !== null) {

@@ -1,50 +1,58 @@
 // Who the client is: established from the connection's TLS facts or from XFCC, with the trust rules
 // of the README's "The client's identity". Pure: the glue hands in the raw property values.
-import { DIGEST_WORDS, decodeDigest, digestToHex } from "./sha256";
-import { commonName } from "./subject";
+//
+// What a rule may compare with comes only from Envoy's own properties or from a certificate whose
+// SHA-256 is the digest that vouches for it — never from the text of XFCC's URI= or DNS=, which Envoy
+// writes unescaped (a SAN holding ';' or ',' would add SANs, or whole elements). Where a fact cannot
+// be known (every SAN, without the certificate; a subject this filter cannot print as Envoy does),
+// the identity says so, and the rules decide as the README says: an allow rule never matches on what
+// is unknown, a deny rule always does.
+import { DIGEST_WORDS, decodeDigest, digestToHex } from "./fingerprint";
+import { CommonNames, commonNames } from "./subject";
 import { XfccElement, parseXfcc } from "./xfcc";
 import { pemToDer } from "../cert/pem";
 import { CertificateFacts, derSha256, readCertificate } from "../cert/x509";
 
 export class Identity {
-  // The certificate's SHA-256, or null when the source did not say (an XFCC element without Hash).
+  // The certificate's SHA-256; null when nothing says (an XFCC element without a Hash).
   digest: StaticArray<u64> | null = null;
-  subject: string = "";
+  // As Envoy prints it; null when not known exactly.
+  subject: string | null = null;
   uriSans: string[] = [];
   dnsSans: string[] = [];
-  private cnDone: bool = false;
-  private cnValue: string | null = null;
-  // The certificate as URL-encoded PEM, from Envoy's peer_certificate or else an XFCC element's
-  // Cert=; read only when a rule needs it, and used only if its SHA-256 is `digest`.
-  pem: string | null = null;
-  pemElement: XfccElement | null = null;
-  private certificateDone: bool = false;
-  private certificateValue: CertificateFacts | null = null;
+  // Whether uriSans and dnsSans hold every SAN of the certificate (they do when it was read).
+  sansComplete: bool = false;
+  // The certificate itself, read and checked against the digest; null when not available.
+  certificate: CertificateFacts | null = null;
+  private cnsValue: CommonNames | null = null;
 
-  get certificate(): CertificateFacts | null {
-    if (!this.certificateDone) {
-      this.certificateDone = true;
-      let pem = this.pem;
-      let element = this.pemElement;
-      if (pem === null && element !== null) pem = element.cert;
-      let digest = this.digest;
-      if (pem !== null && digest !== null) this.certificateValue = certificateOf(pem, digest);
+  // The subject's CNs; unreadable when the subject is unknown.
+  get cns(): CommonNames {
+    let cns = this.cnsValue;
+    if (cns === null) {
+      let subject = this.subject;
+      if (subject === null) {
+        cns = new CommonNames();
+        cns.unreadable = true;
+      } else {
+        cns = commonNames(subject);
+      }
+      this.cnsValue = cns;
     }
-    return this.certificateValue;
-  }
-
-  // The subject's first CN, unescaped; null when there is none.
-  get cn(): string | null {
-    if (!this.cnDone) {
-      this.cnValue = this.subject.length > 0 ? commonName(this.subject) : null;
-      this.cnDone = true;
-    }
-    return this.cnValue;
+    return cns;
   }
 
   get digestHex(): string {
     let digest = this.digest;
     return digest === null ? "" : digestToHex(digest);
+  }
+
+  // Every SAN and the rest from the certificate read for this identity.
+  takeCertificate(certificate: CertificateFacts): void {
+    this.certificate = certificate;
+    this.uriSans = certificate.uriSans;
+    this.dnsSans = certificate.dnsSans;
+    this.sansComplete = true;
   }
 }
 
@@ -57,8 +65,8 @@ const cachedPems = new StaticArray<string | null>(CACHE_SLOTS);
 const cachedDigests = new StaticArray<StaticArray<u64> | null>(CACHE_SLOTS);
 const cachedFacts = new StaticArray<CertificateFacts | null>(CACHE_SLOTS);
 
-// The certificate written as `pem` (URL-encoded PEM), if its SHA-256 is `digest`; else null.
-function certificateOf(pem: string, digest: StaticArray<u64>): CertificateFacts | null {
+// The certificate written as `pem` (PEM, URL-encoded or not), if its SHA-256 is `digest`; else null.
+export function certificateOf(pem: string, digest: StaticArray<u64>): CertificateFacts | null {
   let slot = <i32>(unchecked(digest[0]) & <u64>(CACHE_SLOTS - 1));
   let cachedPem = unchecked(cachedPems[slot]);
   let cachedDigest = unchecked(cachedDigests[slot]);
@@ -66,6 +74,7 @@ function certificateOf(pem: string, digest: StaticArray<u64>): CertificateFacts 
   let der = pemToDer(pem);
   if (der === null || !sameAsDigest(derSha256(der), digest)) return null;
   let facts = readCertificate(der);
+  if (facts === null) return null;
   unchecked((cachedPems[slot] = pem));
   unchecked((cachedDigests[slot] = digest));
   unchecked((cachedFacts[slot] = facts));
@@ -78,6 +87,13 @@ function sameAsDigest(bytes: StaticArray<u8>, digest: StaticArray<u64>): bool {
     let value: u64 = 0;
     for (let b = 0; b < 8; b++) value = (value << 8) | <u64>bytes[word * 8 + b];
     if (value != unchecked(digest[word])) return false;
+  }
+  return true;
+}
+
+function sameDigest(a: StaticArray<u64>, b: StaticArray<u64>): bool {
+  for (let i = 0; i < DIGEST_WORDS; i++) {
+    if (unchecked(a[i]) != unchecked(b[i])) return false;
   }
   return true;
 }
@@ -117,15 +133,8 @@ export class ConnectionFacts {
   dnsSan: string | null = null;
   // The request's x-forwarded-client-cert value as bytes (repeated headers comma-joined), or null.
   xfcc: ArrayBuffer | null = null;
-  // Envoy's connection.peer_certificate (URL-encoded PEM; newer Envoy only), or null.
+  // Envoy's connection.peer_certificate (PEM; Envoy >= 1.38), or null.
   peerCertificate: string | null = null;
-}
-
-function sameDigest(a: StaticArray<u64>, b: StaticArray<u64>): bool {
-  for (let i = 0; i < DIGEST_WORDS; i++) {
-    if (unchecked(a[i]) != unchecked(b[i])) return false;
-  }
-  return true;
 }
 
 function connectionDigest(facts: ConnectionFacts): StaticArray<u64> | null {
@@ -135,70 +144,97 @@ function connectionDigest(facts: ConnectionFacts): StaticArray<u64> | null {
   return decodeDigest(hex, digest) ? digest : null;
 }
 
-// The last XFCC element, when its Hash names this very connection's certificate: only then did our
-// own Envoy write it (Istio's gateway sets XFCC with SANITIZE_SET), so only then are its SANs true.
-function ownElement(elements: XfccElement[] | null, digest: StaticArray<u64>): XfccElement | null {
-  if (elements === null || elements.length == 0) return null;
-  let last = elements[elements.length - 1];
-  let hash = last.digest;
-  return hash !== null && sameDigest(hash, digest) ? last : null;
+// The connection's own certificate: Envoy's peer_certificate, or else an XFCC Cert= whose SHA-256 is
+// the connection's digest — the gateway's own element (SANITIZE_SET); what the element's other text
+// says does not matter, the certificate's bytes are proven.
+function connectionCertificate(facts: ConnectionFacts, digest: StaticArray<u64>): CertificateFacts | null {
+  let peer = facts.peerCertificate;
+  if (peer !== null) return certificateOf(peer, digest);
+  let xfcc = facts.xfcc;
+  if (xfcc === null || xfcc.byteLength == 0) return null;
+  let elements = parseXfcc(xfcc);
+  if (elements === null) return null;
+  for (let i = elements.length - 1; i >= 0; i--) {
+    let element = elements[i];
+    let hash = element.digest;
+    if (element.hasCert && hash !== null && sameDigest(hash, digest)) return certificateOf(element.cert, digest);
+  }
+  return null;
 }
 
-// `connection` mode: the gateway terminated the client's TLS. The connection's attributes carry
-// only the first URI/DNS SAN; XFCC completes the lists only when it describes this connection.
-export function connectionIdentity(facts: ConnectionFacts, sansFromCertificate: bool = false): IdentityResult {
+// `connection` mode: the gateway terminated the client's TLS. Envoy's properties give the digest,
+// the subject and the first URI and DNS SAN; the certificate, read when the rules need it, gives the
+// rest.
+export function connectionIdentity(facts: ConnectionFacts, needsCertificate: bool): IdentityResult {
   let digest = connectionDigest(facts);
   if (digest === null) return IdentityResult.failed(IdentityFailure.NoClientCertificate);
   let identity = new Identity();
   identity.digest = digest;
   let subject = facts.subject;
   identity.subject = subject === null ? "" : subject;
-  let uri = facts.uriSan;
-  if (uri !== null && uri.length > 0) identity.uriSans.push(uri);
-  let dns = facts.dnsSan;
-  if (dns !== null && dns.length > 0) identity.dnsSans.push(dns);
-  identity.pem = facts.peerCertificate;
-  // Envoy's own peer_certificate (newer Envoy) has every SAN: the most direct source when present.
-  if (sansFromCertificate && identity.pem !== null) {
-    let certificate = identity.certificate;
-    if (certificate !== null) {
-      identity.uriSans = certificate.uriSans;
-      identity.dnsSans = certificate.dnsSans;
-      return IdentityResult.of(identity);
-    }
-  }
-  let xfcc = facts.xfcc;
-  if (xfcc !== null && xfcc.byteLength > 0) {
-    let own = ownElement(parseXfcc(xfcc), digest);
-    if (own !== null) {
-      for (let i = 0; i < own.uris.length; i++) identity.uriSans.push(own.uris[i]);
-      for (let i = 0; i < own.dnss.length; i++) identity.dnsSans.push(own.dnss[i]);
-      if (identity.pem === null && own.hasCert) identity.pemElement = own;
-    }
+  let certificate = needsCertificate ? connectionCertificate(facts, digest) : null;
+  if (certificate !== null) {
+    identity.takeCertificate(certificate);
+  } else {
+    let uri = facts.uriSan;
+    if (uri !== null && uri.length > 0) identity.uriSans.push(uri);
+    let dns = facts.dnsSan;
+    if (dns !== null && dns.length > 0) identity.dnsSans.push(dns);
   }
   return IdentityResult.of(identity);
 }
 
-export function elementIdentity(element: XfccElement): Identity {
+// An element's identity as its text states it, for judging whether it is a trusted proxy: Hash,
+// Subject and SANs as written (an element proven by its certificate states the certificate's).
+export function elementIdentity(element: XfccElement, certificate: CertificateFacts | null): Identity {
   let identity = new Identity();
   identity.digest = element.digest;
-  identity.subject = element.subject;
-  identity.uriSans = element.uris;
+  if (certificate !== null) {
+    identity.takeCertificate(certificate);
+    identity.subject = certificate.subject;
+    return identity;
+  }
+  identity.subject = element.hasSubject ? element.subject : null;
+  // Envoy writes a lone empty URI= for a certificate without URI SANs.
+  for (let i = 0; i < element.uris.length; i++) if (element.uris[i].length > 0) identity.uriSans.push(element.uris[i]);
   identity.dnsSans = element.dnss;
-  if (element.hasCert) identity.pemElement = element;
   return identity;
+}
+
+function sameList(written: string[], actual: string[]): bool {
+  if (written.length != actual.length) return false;
+  for (let i = 0; i < written.length; i++) if (written[i] != actual[i]) return false;
+  return true;
+}
+
+// Whether an element carrying Cert= says what its certificate says: the Hash is the certificate's
+// SHA-256, and the Subject, URI and DNS text Envoy wrote from it are the certificate's own. A SAN that
+// split the element (or the header) where Envoy wrote it leaves its element disagreeing with the
+// certificate. Returns the certificate, or null.
+function provenCertificate(element: XfccElement): CertificateFacts | null {
+  let digest = element.digest;
+  if (digest === null) return null;
+  let certificate = certificateOf(element.cert, digest);
+  if (certificate === null) return null;
+  let subject = certificate.subject;
+  if (element.hasSubject && (subject === null || element.subject != subject)) return null;
+  let uris = element.uris;
+  if (uris.length > 0 && !(certificate.uriSans.length == 0 ? uris.length == 1 && uris[0].length == 0 : sameList(uris, certificate.uriSans))) return null;
+  if (element.dnss.length > 0 && !sameList(element.dnss, certificate.dnsSans)) return null;
+  return certificate;
 }
 
 // Whether the last element says what the connection says: the Hash (required), and the first URI,
 // the first DNS name and the Subject wherever the element states them. Our own Envoy wrote them from
 // this connection's certificate (APPEND_FORWARD or SANITIZE_SET), so any disagreement means the
 // element came from elsewhere — and trusting it as a proxy would let its author pick its identity.
-function describesConnection(element: XfccElement | null, facts: ConnectionFacts): bool {
-  if (element === null) return false;
+function describesConnection(element: XfccElement, facts: ConnectionFacts, digest: StaticArray<u64>): bool {
+  let hash = element.digest;
+  if (hash === null || !sameDigest(hash, digest)) return false;
   let uri = facts.uriSan;
-  if ((element.uris.length > 0 || (uri !== null && uri.length > 0)) && (element.uris.length == 0 || uri === null || element.uris[0] != uri)) return false;
+  if (element.uris.length > 0 && element.uris[0] != (uri === null ? "" : uri)) return false;
   let dns = facts.dnsSan;
-  if ((element.dnss.length > 0 || (dns !== null && dns.length > 0)) && (element.dnss.length == 0 || dns === null || element.dnss[0] != dns)) return false;
+  if (element.dnss.length > 0 && (dns === null || element.dnss[0] != dns)) return false;
   let subject = facts.subject;
   if (element.hasSubject && element.subject != (subject === null ? "" : subject)) return false;
   return true;
@@ -206,31 +242,63 @@ function describesConnection(element: XfccElement | null, facts: ConnectionFacts
 
 export class XfccChain {
   elements: XfccElement[] = [];
+  // Per element, its proven certificate; null for an element without Cert=.
+  certificates: Array<CertificateFacts | null> = [];
   failure: IdentityFailure = IdentityFailure.None;
 }
 
 // `xfcc` mode: a proxy in front of us terminated the client's TLS and said who the client was.
-// Returns the header's elements once it is proven to come from our own Envoy; the policy then walks
-// back past its trusted proxies to the client.
+// Returns the header's elements once it is proven to come from our own Envoy and every element that
+// carries a certificate agrees with it; the policy then walks back past its trusted proxies to the
+// client.
 export function xfccChain(facts: ConnectionFacts): XfccChain {
   let chain = new XfccChain();
   let xfcc = facts.xfcc;
   let digest = connectionDigest(facts);
   if (xfcc === null || xfcc.byteLength == 0) {
     chain.failure = IdentityFailure.XfccMissing;
-  } else if (digest === null) {
+    return chain;
+  }
+  if (digest === null) {
     // Without mTLS no proxy of ours added the header: the client did.
     chain.failure = IdentityFailure.XfccUntrusted;
-  } else {
-    let elements = parseXfcc(xfcc);
-    if (elements === null) {
-      chain.failure = IdentityFailure.XfccMalformed;
-    } else if (!describesConnection(ownElement(elements, digest), facts)) {
-      // The last element must be the one our own Envoy appended for this connection.
-      chain.failure = IdentityFailure.XfccMismatch;
-    } else {
-      chain.elements = elements;
-    }
+    return chain;
   }
+  let elements = parseXfcc(xfcc);
+  if (elements === null) {
+    chain.failure = IdentityFailure.XfccMalformed;
+    return chain;
+  }
+  if (!describesConnection(elements[elements.length - 1], facts, digest)) {
+    // The last element must be the one our own Envoy appended for this connection.
+    chain.failure = IdentityFailure.XfccMismatch;
+    return chain;
+  }
+  for (let i = 0; i < elements.length; i++) {
+    let element = elements[i];
+    let certificate: CertificateFacts | null = null;
+    if (element.hasCert) {
+      certificate = provenCertificate(element);
+      if (certificate === null) {
+        chain.failure = IdentityFailure.XfccMalformed;
+        return chain;
+      }
+    }
+    chain.certificates.push(certificate);
+  }
+  chain.elements = elements;
   return chain;
+}
+
+// The client named by element `index` of a proven chain: its certificate is required, and says
+// everything.
+export function clientIdentity(chain: XfccChain, index: i32): IdentityResult {
+  let certificate = chain.certificates[index];
+  if (certificate === null) return IdentityResult.failed(IdentityFailure.XfccMalformed);
+  let element = chain.elements[index];
+  let identity = new Identity();
+  identity.digest = element.digest;
+  identity.subject = certificate.subject;
+  identity.takeCertificate(certificate);
+  return IdentityResult.of(identity);
 }

@@ -1,79 +1,102 @@
-// The CN of an RFC 2253 subject as Envoy prints it ("CN=client,O=Acme\, Inc.,C=US": most specific
-// RDN first, special characters backslash-escaped). The value is unescaped, so an escaped comma
-// inside another attribute can never fake a "CN=". Pure.
+// The CNs of a subject as Envoy prints it (RFC 2253: most specific RDN first, the members of a
+// multi-valued RDN joined by '+', special characters backslash-escaped, bytes above 0x7f as \XX). A
+// value is unescaped, so an escaped comma inside another attribute can never fake a "CN=".
+//
+// A CA vets one CN per certificate. A subject may carry several (CN=a,CN=b), or a CN inside a
+// multi-valued RDN (CN=a+O=b); which of them is "the" CN is a guess a reader should not make. So an
+// allow rule's `cn` matches only a subject with exactly one CN, in an RDN of its own; a deny rule's
+// `cn` matches a subject any of whose CNs is the value — and one whose CN cannot be read (a value
+// dumped as #hex, escapes that are not UTF-8) or whose subject is unknown. Pure.
+import { Char } from "../chars";
+import { equalsIgnoringAsciiCase, hexDigit, isUtf8 } from "../text";
 
-import { equalsIgnoringAsciiCase } from "../text";
+export class CommonNames {
+  values: string[] = [];
+  // A CN shares its RDN with another attribute.
+  multiValued: bool = false;
+  // A CN's value could not be read, or the subject does not parse.
+  unreadable: bool = false;
 
-// Returns the first CN attribute's value, or null when there is none or the subject is malformed.
-export function commonName(subject: string): string | null {
-  let at = 0;
-  let n = subject.length;
-  while (at < n) {
-    // Attribute type up to '='.
-    let typeStart = at;
-    while (at < n && subject.charCodeAt(at) != 0x3d) {
-      let c = subject.charCodeAt(at);
-      if (c == 0x2c || c == 0x2b || c == 0x5c) return null;
-      at++;
-    }
-    if (at >= n) return null;
-    let type = subject.substring(typeStart, at).trim();
-    at++; // '='
-    // Value up to an unescaped ',' or '+'.
-    let value = "";
-    let runStart = at;
-    let quoted = false;
-    while (at < n) {
-      let c = subject.charCodeAt(at);
-      if (c == 0x22) {
-        quoted = !quoted;
-        value += subject.substring(runStart, at);
-        at++;
-        runStart = at;
-        continue;
-      }
-      if (!quoted && (c == 0x2c || c == 0x2b)) break;
-      if (c == 0x5c) {
-        value += subject.substring(runStart, at);
-        if (at + 1 >= n) return null;
-        let hex = hexPair(subject, at + 1);
-        if (hex >= 0) {
-          // \XX: one UTF-8 byte; collect consecutive pairs and decode them together.
-          let bytes = new Array<u8>();
-          while (at < n && subject.charCodeAt(at) == 0x5c && hexPair(subject, at + 1) >= 0) {
-            bytes.push(<u8>hexPair(subject, at + 1));
-            at += 3;
-          }
-          let buffer = new Uint8Array(bytes.length);
-          for (let i = 0; i < bytes.length; i++) buffer[i] = bytes[i];
-          value += String.UTF8.decode(buffer.buffer);
-        } else {
-          value += subject.charAt(at + 1);
-          at += 2;
-        }
-        runStart = at;
-        continue;
-      }
-      at++;
-    }
-    if (quoted) return null;
-    value += subject.substring(runStart, at);
-    if (equalsIgnoringAsciiCase(type, "CN") || type == "2.5.4.3") return value;
-    if (at < n) at++; // ',' or '+'
+  // The one CN an allow rule may match, or null.
+  get single(): string | null {
+    return this.values.length == 1 && !this.multiValued && !this.unreadable ? this.values[0] : null;
   }
-  return null;
+
+  // Whether a deny rule for `cn` matches.
+  mayBe(cn: string): bool {
+    return this.unreadable || this.values.includes(cn);
+  }
 }
 
 function hexPair(text: string, at: i32): i32 {
   if (at + 1 >= text.length) return -1;
-  let hi = hexValue(text.charCodeAt(at));
-  let lo = hexValue(text.charCodeAt(at + 1));
+  let hi = hexDigit(text.charCodeAt(at));
+  let lo = hexDigit(text.charCodeAt(at + 1));
   return hi < 0 || lo < 0 ? -1 : (hi << 4) | lo;
 }
 
-function hexValue(c: i32): i32 {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  return -1;
+export function commonNames(subject: string): CommonNames {
+  let names = new CommonNames();
+  let n = subject.length;
+  // Envoy escapes every byte above 0x7f: a subject with a raw one is not Envoy's printing.
+  for (let i = 0; i < n; i++) {
+    if (subject.charCodeAt(i) >= 0x80) {
+      names.unreadable = true;
+      return names;
+    }
+  }
+  let at = 0;
+  // Whether the attribute read now shares its RDN with the one before or after it.
+  let joinedBefore = false;
+  while (at < n) {
+    let typeStart = at;
+    while (at < n && subject.charCodeAt(at) != Char.Equals) {
+      let c = subject.charCodeAt(at);
+      if (c == Char.Comma || c == Char.Plus || c == Char.Backslash) {
+        names.unreadable = true;
+        return names;
+      }
+      at++;
+    }
+    if (at >= n) {
+      names.unreadable = true;
+      return names;
+    }
+    let type = subject.substring(typeStart, at);
+    at++; // '='
+    let isCn = equalsIgnoringAsciiCase(type, "CN") || type == "2.5.4.3";
+    let dumped = at < n && subject.charCodeAt(at) == Char.Hash;
+    let bytes = new Array<u8>();
+    while (at < n) {
+      let c = subject.charCodeAt(at);
+      if (c == Char.Comma || c == Char.Plus) break;
+      if (c == Char.Backslash) {
+        let hex = hexPair(subject, at + 1);
+        if (hex >= 0) {
+          bytes.push(<u8>hex);
+          at += 3;
+          continue;
+        }
+        if (at + 1 >= n) {
+          names.unreadable = true;
+          return names;
+        }
+        c = subject.charCodeAt(at + 1);
+        at++;
+      }
+      bytes.push(<u8>c);
+      at++;
+    }
+    let joinedAfter = at < n && subject.charCodeAt(at) == Char.Plus;
+    if (isCn) {
+      if (joinedBefore || joinedAfter) names.multiValued = true;
+      let buffer = new Uint8Array(bytes.length);
+      for (let i = 0; i < bytes.length; i++) buffer[i] = bytes[i];
+      if (dumped || !isUtf8(buffer.dataStart, buffer.length)) names.unreadable = true;
+      else names.values.push(String.UTF8.decodeUnsafe(buffer.dataStart, <usize>buffer.length));
+    }
+    joinedBefore = joinedAfter;
+    if (at < n) at++; // ',' or '+'
+  }
+  return names;
 }

@@ -1,198 +1,173 @@
-// The x-forwarded-client-cert header, read with Envoy's grammar: elements separated by ',', each a
-// ';'-separated list of key=value pairs; keys case-insensitive; values optionally double-quoted
-// with \" inside. Envoy never quotes By, Hash, URI or DNS, so an unquoted value runs to the next ';'
-// or ',' and may contain '=' or spaces. Quoted values keep their backslash escapes verbatim (see
-// below). Anything ambiguous is malformed (null), never guessed. Pure.
+// The x-forwarded-client-cert header, read exactly as Envoy writes it, and nothing else: elements
+// separated by ',', each `Key=value` pairs separated by ';', the keys Envoy writes (By, Hash, Cert,
+// Chain, Subject, URI, DNS), in Envoy's order, By/URI/DNS repeatable, the others once. Cert, Chain
+// and Subject are quoted (Cert and Chain URL-encoded, Subject with its RFC 2253 escapes, kept
+// verbatim); By, Hash, URI and DNS are written raw — a SAN holding ',' ';' or '"' splits them where
+// it stands, so their text is never trusted alone: a certificate whose SHA-256 is the element's Hash
+// says what they must be (identity.ts). No value is trimmed or unquoted; anything else is
+// malformed (null), never guessed. Pure.
+import { Char } from "../chars";
+import { DIGEST_WORDS, decodeDigest } from "./fingerprint";
 
-import { asciiLower } from "../text";
-import { parseFingerprint } from "./sha256";
+// In the order Envoy writes them.
+export const enum Key {
+  By,
+  Hash,
+  Cert,
+  Chain,
+  Subject,
+  Uri,
+  Dns,
+}
+
+const KEY_NAMES: string[] = ["By", "Hash", "Cert", "Chain", "Subject", "URI", "DNS"];
+
+function repeatable(key: Key): bool {
+  return key == Key.By || key == Key.Uri || key == Key.Dns;
+}
+
+function quoted(key: Key): bool {
+  return key == Key.Cert || key == Key.Chain || key == Key.Subject;
+}
 
 export class XfccElement {
+  // Hash's text; "" without one.
   hash: string = "";
+  hasHash: bool = false;
+  // Subject's text between the quotes, escapes as Envoy wrote them; "" without one.
   subject: string = "";
-  by: string[] = [];
+  hasSubject: bool = false;
   uris: string[] = [];
   dnss: string[] = [];
-  hasHash: bool = false;
-  hasSubject: bool = false;
   hasCert: bool = false;
-  // Cert= (a kilobyte or two of URL-encoded PEM) stays where it is in the header's bytes until a
-  // rule needs the certificate.
+  // Cert= (a kilobyte or two of URL-encoded PEM) stays in the header's bytes until it is needed.
   private certAt: i32 = 0;
   private certEnd: i32 = 0;
-  private certQuoted: bool = false;
-
   private digestDone: bool = false;
   private digestValue: StaticArray<u64> | null = null;
 
   constructor(private header: ArrayBuffer) {}
 
-  // Hash as a digest, decoded once; null without a Hash or when it is not one.
+  // Hash as a digest when it is one as Envoy writes it (64 lowercase hex digits); else null.
   get digest(): StaticArray<u64> | null {
     if (!this.digestDone) {
       this.digestDone = true;
-      if (this.hasHash) this.digestValue = parseFingerprint(this.hash);
+      if (this.hasHash && isLowerHex(this.hash)) {
+        let digest = new StaticArray<u64>(DIGEST_WORDS);
+        if (decodeDigest(String.UTF8.encode(this.hash), digest)) this.digestValue = digest;
+      }
     }
     return this.digestValue;
   }
 
   get cert(): string {
-    return valueText(this.header, this.certAt, this.certEnd, this.certQuoted);
+    return text(this.header, this.certAt, this.certEnd);
   }
 
-  // Keeps a key's value; false for a second Hash, Subject or Cert in one element.
-  store(key: Key, start: i32, end: i32, quoted: bool): bool {
+  // Keeps one pair's value [start, end).
+  store(key: Key, start: i32, end: i32): void {
     if (key == Key.Hash) {
-      if (this.hasHash) return false;
-      this.hash = valueText(this.header, start, end, quoted);
+      this.hash = text(this.header, start, end);
       this.hasHash = true;
     } else if (key == Key.Subject) {
-      if (this.hasSubject) return false;
-      this.subject = valueText(this.header, start, end, quoted);
+      this.subject = text(this.header, start, end);
       this.hasSubject = true;
     } else if (key == Key.Cert) {
-      if (this.hasCert) return false;
       this.certAt = start;
       this.certEnd = end;
-      this.certQuoted = quoted;
       this.hasCert = true;
-    } else if (key == Key.Uri || key == Key.Dns) {
-      let value = valueText(this.header, start, end, quoted);
-      if (value.length > 0) (key == Key.Uri ? this.uris : this.dnss).push(value);
-    } else if (key == Key.By) {
-      this.by.push(valueText(this.header, start, end, quoted));
+    } else if (key == Key.Uri) {
+      this.uris.push(text(this.header, start, end));
+    } else if (key == Key.Dns) {
+      this.dnss.push(text(this.header, start, end));
     }
-    // Chain and keys added by later Envoy versions are ignored.
-    return true;
+    // By and Chain are not read.
   }
 }
 
-// The keys this filter reads; Other for the rest, Invalid for what is not a key at all.
-export const enum Key {
-  Hash,
-  Subject,
-  Cert,
-  Uri,
-  Dns,
-  By,
-  Other,
-  Invalid,
+function isLowerHex(text: string): bool {
+  if (text.length != 64) return false;
+  for (let i = 0; i < 64; i++) {
+    let c = text.charCodeAt(i);
+    if (!((c >= Char.Digit0 && c <= Char.Digit9) || (c >= Char.LowerA && c <= Char.LowerF))) return false;
+  }
+  return true;
 }
 
-const KEYS: string[] = ["hash", "subject", "cert", "uri", "dns", "by"];
-
-// A value as text: a quoted one exactly as it stands between the quotes, an unquoted one without
-// trailing whitespace.
-function valueText(header: ArrayBuffer, start: i32, end: i32, quoted: bool): string {
-  let value = String.UTF8.decodeUnsafe(changetype<usize>(header) + <usize>start, <usize>(end - start));
-  return quoted ? value : value.trimEnd();
+function text(header: ArrayBuffer, start: i32, end: i32): string {
+  return String.UTF8.decodeUnsafe(changetype<usize>(header) + <usize>start, <usize>(end - start));
 }
 
-function isSpace(c: u32): bool {
-  return c == 0x20 || c == 0x09;
-}
-
-function isKeyByte(c: u32): bool {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c == 0x2d || c == 0x5f;
-}
-
-// A key's bytes: case-insensitive, surrounding whitespace ignored, [a-z0-9_-] once lower-cased.
-// Plain ASCII keys are matched in place; anything else goes through the text rules (trim, ASCII
-// lower-casing), so the answer is the same either way.
-function keyOf(ptr: usize, length: i32): Key {
-  let end = length;
-  while (end > 0 && isSpace(load<u8>(ptr + <usize>(end - 1)))) end--;
-  let plain = end > 0;
-  for (let i = 0; plain && i < end; i++) plain = isKeyByte(load<u8>(ptr + <usize>i));
-  if (!plain) return keyOfText(asciiLower(String.UTF8.decodeUnsafe(ptr, <usize>length).trim()));
-  for (let k = 0; k < KEYS.length; k++) {
-    let known = unchecked(KEYS[k]);
-    if (known.length != end) continue;
+// The key written at [start, end), or -1.
+function keyAt(base: usize, start: i32, end: i32): i32 {
+  for (let k = 0; k < KEY_NAMES.length; k++) {
+    let name = unchecked(KEY_NAMES[k]);
+    if (name.length != end - start) continue;
     let same = true;
-    for (let i = 0; same && i < end; i++) same = (<u32>load<u8>(ptr + <usize>i) | 0x20) == <u32>known.charCodeAt(i);
-    if (same) return <Key>k;
+    for (let i = 0; same && i < name.length; i++) same = <i32>load<u8>(base + <usize>(start + i)) == name.charCodeAt(i);
+    if (same) return k;
   }
-  return Key.Other;
+  return -1;
 }
 
-function keyOfText(key: string): Key {
-  if (key.length == 0) return Key.Invalid;
-  for (let i = 0; i < key.length; i++) {
-    let c = <u32>key.charCodeAt(i);
-    if (!isKeyByte(c) || (c >= 0x41 && c <= 0x5a)) return Key.Invalid;
-  }
-  let known = KEYS.indexOf(key);
-  return known < 0 ? Key.Other : <Key>known;
-}
-
-// Parses a whole header value, as the bytes Envoy holds, into its elements, oldest first. Null
-// when malformed. Only ASCII bytes delimit, so no byte sequence can hide a separator.
+// Parses a whole header value (repeated headers comma-joined, as Envoy hands them) into its
+// elements, oldest first; null when it is not what Envoy writes.
 export function parseXfcc(header: ArrayBuffer): XfccElement[] | null {
   let base = changetype<usize>(header);
   let end = header.byteLength;
   let elements = new Array<XfccElement>();
   let element = new XfccElement(header);
-  let pairs = 0;
+  let last = -1;
   let at = 0;
+  if (end == 0) return null;
   while (true) {
-    while (at < end && isSpace(load<u8>(base + <usize>at))) at++;
     let keyStart = at;
-    while (at < end) {
-      let c = load<u8>(base + <usize>at);
-      if (c == 0x3d || c == 0x3b || c == 0x2c || c == 0x22) break;
-      at++;
-    }
-    if (at >= end || load<u8>(base + <usize>at) != 0x3d) return null;
-    let key = keyOf(base + <usize>keyStart, at - keyStart);
-    if (key == Key.Invalid) return null;
+    while (at < end && load<u8>(base + <usize>at) != Char.Equals) at++;
+    if (at >= end) return null;
+    let key = keyAt(base, keyStart, at);
+    // Unknown keys, keys out of Envoy's order and keys given twice are not Envoy's.
+    if (key < 0 || key < last || (key == last && !repeatable(<Key>key))) return null;
+    last = key;
     at++; // '='
-    while (at < end && isSpace(load<u8>(base + <usize>at))) at++;
-    let quoted = at < end && load<u8>(base + <usize>at) == 0x22;
-    let start = quoted ? at + 1 : at;
-    let stop = end;
-    if (quoted) {
-      at = start;
-      // A backslash protects the next byte from ending the value and stays in it: Envoy writes
-      // Subject as its RFC 2253 string, whose own escapes (\" \, \\) must survive intact so it
-      // equals the connection's subject attribute byte for byte.
-      while (at < end) {
-        let c = load<u8>(base + <usize>at);
-        if (c == 0x22) break;
-        if (c == 0x5c) {
-          if (at + 1 >= end) return null;
-          at++;
-        }
+    let start = at;
+    let stop = at;
+    if (quoted(<Key>key)) {
+      if (at >= end || load<u8>(base + <usize>at) != Char.Quote) return null;
+      at++;
+      start = at;
+      while (at < end && load<u8>(base + <usize>at) != Char.Quote) {
+        // A backslash keeps the byte after it inside the value (Subject's RFC 2253 escapes).
+        if (load<u8>(base + <usize>at) == Char.Backslash) at++;
         at++;
       }
-      if (at >= end) return null; // unterminated quote
+      if (at >= end) return null;
       stop = at;
       at++;
-      while (at < end && isSpace(load<u8>(base + <usize>at))) at++;
       if (at < end) {
         let next = load<u8>(base + <usize>at);
-        if (next != 0x3b && next != 0x2c) return null;
+        if (next != Char.Semicolon && next != Char.Comma) return null;
       }
     } else {
-      // Envoy never quotes By, Hash, URI or DNS: the value runs to the next ';' or ','.
       while (at < end) {
         let c = load<u8>(base + <usize>at);
-        if (c == 0x3b || c == 0x2c) break;
+        if (c == Char.Semicolon || c == Char.Comma) break;
         at++;
       }
       stop = at;
+      // Envoy writes an empty value only as the one URI= of a certificate without URI SANs.
+      if (stop == start && key != Key.Uri) return null;
     }
-    if (!element.store(key, start, stop, quoted)) return null;
-    pairs++;
+    element.store(<Key>key, start, stop);
     if (at >= end) break;
     let separator = load<u8>(base + <usize>at);
     at++;
-    if (separator == 0x2c) {
+    if (at >= end) return null;
+    if (separator == Char.Comma) {
       elements.push(element);
       element = new XfccElement(header);
-      pairs = 0;
+      last = -1;
     }
   }
-  if (pairs == 0) return null;
   elements.push(element);
   return elements;
 }

@@ -1,7 +1,9 @@
 // The authorization decision: a pure function of the policy, the client's identity and the request.
 // Order (README, "The decision"): no identity → deny; a matching deny rule → deny (deny beats
 // allow); the first matching allow rule → allow; otherwise deny.
-import { ConnectionFacts, Identity, IdentityFailure, IdentityResult, connectionIdentity, elementIdentity, xfccChain } from "../identity/identity";
+import { ConnectionFacts, Identity, IdentityFailure, IdentityResult, clientIdentity, connectionIdentity, elementIdentity, xfccChain } from "../identity/identity";
+import { RequestHost } from "./authority";
+import { RequestPath } from "./path";
 import { IdentitySource, Policy } from "./policy";
 
 export const enum Reason {
@@ -64,28 +66,33 @@ export class Verdict {
 
 // The client's identity under the policy's identity source.
 export function establish(policy: Policy, facts: ConnectionFacts): IdentityResult {
-  if (policy.source == IdentitySource.Connection) return connectionIdentity(facts, policy.needsSans);
+  if (policy.source == IdentitySource.Connection) return connectionIdentity(facts, policy.readsCertificate);
   let chain = xfccChain(facts);
   if (chain.failure != IdentityFailure.None) return IdentityResult.failed(chain.failure);
-  // Walk back from our own proxy's element past every trusted proxy: the first other is the client.
+  // The last element is this connection's peer, which Envoy's properties describe better than any
+  // text: judge it as connection mode would (a workload calling directly is its own client).
+  let peer = connectionIdentity(facts, policy.readsCertificate);
+  if (!isTrustedProxy(policy, peer.identity!)) return peer;
+  // Walk back from there past every trusted proxy: the first other element is the client, and only
+  // a certificate proves what its text says.
   let elements = chain.elements;
-  for (let i = elements.length - 1; i >= 0; i--) {
-    let identity = elementIdentity(elements[i]);
-    if (!isTrustedProxy(policy, identity)) return IdentityResult.of(identity);
+  for (let i = elements.length - 2; i >= 0; i--) {
+    if (!isTrustedProxy(policy, elementIdentity(elements[i], chain.certificates[i]))) return clientIdentity(chain, i);
   }
   return IdentityResult.failed(IdentityFailure.XfccMissing);
 }
 
+// A proxy is trusted only on what is known of it: matchers are judged as an allow rule's are.
 function isTrustedProxy(policy: Policy, identity: Identity): bool {
   let proxies = policy.trustedProxies;
   for (let i = 0; i < proxies.length; i++) {
-    if (proxies[i].matches(identity)) return true;
+    if (proxies[i].matches(identity, false)) return true;
   }
   return false;
 }
 
-// `host` and `path` are normalised; `nowMs` is the filter's clock in milliseconds.
-export function decide(policy: Policy, result: IdentityResult, host: string, path: string, nowMs: i64): Verdict {
+// `nowMs` is the filter's clock in milliseconds.
+export function decide(policy: Policy, result: IdentityResult, host: RequestHost, path: RequestPath, nowMs: i64): Verdict {
   let identity = result.identity;
   if (identity === null) return new Verdict(failureReason(result.failure), "");
   let denied = policy.deny.firstMatch(identity, host, path, nowMs);

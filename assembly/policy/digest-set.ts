@@ -1,7 +1,7 @@
 // An index from SHA-256 digests to rule numbers: open addressing over flat arrays, filled once at
 // configure time (growing as rules arrive). A lookup hashes the digest and compares four words per
 // probe: constant time whatever the list size, no allocation per request.
-import { DIGEST_WORDS } from "../identity/sha256";
+import { DIGEST_WORDS } from "../identity/fingerprint";
 
 const EMPTY: i32 = -1;
 

@@ -1,80 +1,151 @@
-// Request paths, normalised before any path rule is matched, so that no spelling of a path slips
-// past a rule for it: the query and fragment are removed, percent-encoding is decoded (%2F
-// included), ";" parameters are dropped from every segment, repeated slashes are merged and "." and
-// ".." segments are resolved. `/status/%2e%2e/status/418`, `//status/418`, `/status%2F418` and
-// `/status;x=1/418` all become `/status/418`. Pure.
-import { hexDigit } from "../text";
+// The request's path as the filter scopes by it, and path prefixes.
+//
+// The filter sees the :path Envoy routes and forwards — normalised before any filter runs, as far as
+// the mesh asks (Istio's default, BASE: dot segments resolved, `\` made `/`; `%2F` kept; slashes not
+// merged). It does not normalise again: a second reading of its own would differ from the router's
+// and the upstream's. A path is read as it stands, with percent-escapes of ordinary characters
+// decoded (`/caf%C3%A9` is `/café`). A spelling whose meaning depends on who reads it — an encoded
+// slash, backslash, dot, `%`, `;`, `?` or `#`, a `;` parameter, a backslash, `//`, a `.` or `..`
+// segment (Envoy would have resolved it if the mesh normalised), control or non-ASCII bytes, escapes
+// that are not UTF-8 — is ambiguous: it never passes a path-scoped allow rule and meets every
+// path-scoped deny rule, whatever reading a backend would take. The query ends the path. Pure.
+import { Char, isControl } from "../chars";
+import { hexDigit, isUtf8 } from "../text";
 
-export function normalisePath(raw: ArrayBuffer): string {
-  let input = Uint8Array.wrap(raw);
-  let length = input.length;
-  // Query and fragment end the path (before decoding: an encoded "?" is part of the path).
-  for (let i = 0; i < length; i++) {
-    let c = input[i];
-    if (c == 0x3f || c == 0x23) {
-      length = i;
+export class RequestPath {
+  constructor(
+    // Without the query, escapes of ordinary characters decoded; "" when ambiguous.
+    public path: string,
+    public ambiguous: bool,
+  ) {}
+
+  static readonly AMBIGUOUS: RequestPath = new RequestPath("", true);
+}
+
+// Bytes whose escaped form some reader decodes and another does not, to a different meaning.
+function meaningful(c: i32): bool {
+  return c == Char.Slash || c == Char.Backslash || c == Char.Dot || c == Char.Percent || c == Char.Semicolon || c == Char.Question || c == Char.Hash || isControl(c);
+}
+
+// Why a spelling is ambiguous (for a configured prefix's error message).
+export const enum Ambiguity {
+  None,
+  NoLeadingSlash,
+  Query,
+  EmptySegment,
+  DotSegment,
+  Parameter,
+  Backslash,
+  Fragment,
+  SpaceOrControl,
+  NotAscii,
+  BadEscape,
+  MeaningfulEscape,
+  NotUtf8,
+}
+
+export function ambiguityText(ambiguity: Ambiguity): string {
+  switch (ambiguity) {
+    case Ambiguity.NoLeadingSlash: return "a path starts with \"/\"";
+    case Ambiguity.Query: return "a prefix has no query ('?')";
+    case Ambiguity.EmptySegment: return "an empty segment ('//') is read one way by the router, another by the upstream";
+    case Ambiguity.DotSegment: return "a '.' or '..' segment is read one way by the router, another by the upstream";
+    case Ambiguity.Parameter: return "a ';' parameter is read one way by the router, another by the upstream";
+    case Ambiguity.Backslash: return "a backslash is read one way by the router, another by the upstream";
+    case Ambiguity.Fragment: return "a path has no fragment ('#')";
+    case Ambiguity.SpaceOrControl: return "spaces and control characters are percent-encoded in a path";
+    case Ambiguity.NotAscii: return "characters outside ASCII are percent-encoded in a path, as UTF-8 (%C3%A9 for \u00e9)";
+    case Ambiguity.BadEscape: return "'%' begins an escape of two hex digits";
+    case Ambiguity.MeaningfulEscape: return "an escaped '/', '\\', '.', '%', ';', '?' or '#' is decoded by some readers and not by others";
+    default: return "escapes of characters outside ASCII spell UTF-8";
+  }
+}
+
+// Reads [0, end) of `ptr` into `out` (its decoded bytes, `size` of them); returns why it is
+// ambiguous, or None.
+function readPath(ptr: usize, end: i32, out: Uint8Array, size: StaticArray<i32>): Ambiguity {
+  if (end == 0 || load<u8>(ptr) != Char.Slash) return Ambiguity.NoLeadingSlash;
+  let used = 0;
+  let segmentStart = 0;
+  for (let i = 0; i <= end; i++) {
+    let c = i < end ? <i32>load<u8>(ptr + <usize>i) : <i32>Char.Slash;
+    if (c == Char.Slash) {
+      // A segment just ended at out[segmentStart, used): never empty (but a trailing one), "." or "..".
+      let segment = used - segmentStart;
+      if (i > 0 && segment == 0 && i < end) return Ambiguity.EmptySegment;
+      if (segment == 1 && out[segmentStart] == Char.Dot) return Ambiguity.DotSegment;
+      if (segment == 2 && out[segmentStart] == Char.Dot && out[segmentStart + 1] == Char.Dot) return Ambiguity.DotSegment;
+      if (i == end) break;
+      out[used++] = <u8>c;
+      segmentStart = used;
+      continue;
+    }
+    if (c == Char.Semicolon) return Ambiguity.Parameter;
+    if (c == Char.Backslash) return Ambiguity.Backslash;
+    if (c == Char.Hash) return Ambiguity.Fragment;
+    if (c == Char.Question) return Ambiguity.Query;
+    if (c == Char.Space || isControl(c)) return Ambiguity.SpaceOrControl;
+    if (c >= 0x80) return Ambiguity.NotAscii;
+    if (c == Char.Percent) {
+      if (i + 2 >= end) return Ambiguity.BadEscape;
+      let hi = hexDigit(load<u8>(ptr + <usize>(i + 1)));
+      let lo = hexDigit(load<u8>(ptr + <usize>(i + 2)));
+      if (hi < 0 || lo < 0) return Ambiguity.BadEscape;
+      c = (hi << 4) | lo;
+      if (meaningful(c)) return Ambiguity.MeaningfulEscape;
+      i += 2;
+    }
+    out[used++] = <u8>c;
+  }
+  // Escaped bytes above 0x7f must spell UTF-8.
+  if (!isUtf8(out.dataStart, used)) return Ambiguity.NotUtf8;
+  unchecked((size[0] = used));
+  return Ambiguity.None;
+}
+
+function decoded(ptr: usize, end: i32, ambiguity: StaticArray<i32>): string | null {
+  let out = new Uint8Array(end);
+  let size = new StaticArray<i32>(1);
+  let why = readPath(ptr, end, out, size);
+  unchecked((ambiguity[0] = <i32>why));
+  return why == Ambiguity.None ? String.UTF8.decodeUnsafe(out.dataStart, <usize>unchecked(size[0])) : null;
+}
+
+// The path of a :path value (its bytes as Envoy holds them).
+export function requestPath(raw: ArrayBuffer): RequestPath {
+  let ptr = changetype<usize>(raw);
+  let end = raw.byteLength;
+  for (let i = 0; i < end; i++) {
+    if (load<u8>(ptr + <usize>i) == Char.Question) {
+      end = i;
       break;
     }
   }
-  if (isNormal(input, length)) return String.UTF8.decodeUnsafe(changetype<usize>(raw), <usize>length);
-  let decoded = new Uint8Array(length);
-  let size = 0;
-  for (let i = 0; i < length; i++) {
-    let c = input[i];
-    if (c == 0x25 && i + 2 < length) {
-      let hi = hexDigit(input[i + 1]);
-      let lo = hexDigit(input[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        decoded[size++] = <u8>((hi << 4) | lo);
-        i += 2;
-        continue;
-      }
-    }
-    decoded[size++] = c;
-  }
-  let text = String.UTF8.decode(decoded.buffer.slice(0, size));
-  let parts = text.split("/");
-  let segments = new Array<string>();
-  for (let i = 0; i < parts.length; i++) {
-    let segment = parts[i];
-    let semicolon = segment.indexOf(";");
-    if (semicolon >= 0) segment = segment.substring(0, semicolon);
-    if (segment.length == 0 || segment == ".") continue;
-    if (segment == "..") {
-      if (segments.length > 0) segments.pop();
-      continue;
-    }
-    segments.push(segment);
-  }
-  let last = parts.length > 0 ? parts[parts.length - 1] : "";
-  let semicolon = last.indexOf(";");
-  if (semicolon >= 0) last = last.substring(0, semicolon);
-  let trailingSlash = segments.length > 0 && (last.length == 0 || last == "." || last == "..");
-  return "/" + segments.join("/") + (trailingSlash ? "/" : "");
+  let path = decoded(ptr, end, new StaticArray<i32>(1));
+  return path === null ? RequestPath.AMBIGUOUS : new RequestPath(path, false);
 }
 
-// Whether the first `length` bytes already are a normal path, as most requests' are: "/" then
-// segments without "%" or ";", none empty (but the last) and none "." or "..".
-function isNormal(input: Uint8Array, length: i32): bool {
-  if (length == 0 || input[0] != 0x2f) return false;
-  let segmentStart = 1;
-  for (let i = 1; i <= length; i++) {
-    let c = i < length ? <i32>input[i] : 0x2f;
-    if (c == 0x25 || c == 0x3b) return false;
-    if (c != 0x2f) continue;
-    let size = i - segmentStart;
-    if (size == 0 && i < length) return false;
-    if (size == 1 && input[segmentStart] == 0x2e) return false;
-    if (size == 2 && input[segmentStart] == 0x2e && input[segmentStart + 1] == 0x2e) return false;
-    segmentStart = i + 1;
-  }
-  return true;
+// A configured prefix: written as a request spells it, and unambiguous by the same rules. Its decoded
+// form, or null with the ambiguity in `why[0]`.
+export function pathPrefix(text: string, why: StaticArray<i32>): string | null {
+  let bytes = String.UTF8.encode(text);
+  return decoded(changetype<usize>(bytes), bytes.byteLength, why);
 }
 
-// A path prefix matches whole segments: "/ledger" matches "/ledger" and "/ledger/x", never
-// "/ledgers"; "/ledger/" matches "/ledger/" and below.
+// A prefix matches whole segments: "/ledger" matches "/ledger" and "/ledger/x", never "/ledgers";
+// "/ledger/" matches what is below it.
 export function pathHasPrefix(path: string, prefix: string): bool {
   if (!path.startsWith(prefix)) return false;
   if (path.length == prefix.length || prefix.endsWith("/")) return true;
-  return path.charCodeAt(prefix.length) == 0x2f;
+  return path.charCodeAt(prefix.length) == Char.Slash;
+}
+
+// Whether the request is inside one of the prefixes: an ambiguous path is inside all of them for a
+// deny rule, inside none for an allow rule.
+export function pathInScope(prefixes: string[], path: RequestPath, ambiguousInside: bool): bool {
+  if (path.ambiguous) return ambiguousInside;
+  for (let i = 0; i < prefixes.length; i++) {
+    if (pathHasPrefix(path.path, prefixes[i])) return true;
+  }
+  return false;
 }

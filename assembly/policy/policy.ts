@@ -1,6 +1,6 @@
 // The parsed, match-ready policy. Built once per configuration, immutable afterwards, and held by
 // the plugin's root context (never a module global: plugins sharing the VM have their own).
-import { HostPattern, matchesAnyHost } from "./host";
+import { HostPattern, RequestHost, hostInScope } from "./authority";
 import { Matcher } from "./rule";
 import { RuleList } from "./rule-list";
 
@@ -28,9 +28,13 @@ export class Policy {
   // null: every host is in scope.
   hosts: HostPattern[] | null = null;
   allow: RuleList = new RuleList();
-  deny: RuleList = new RuleList();
+  deny: RuleList = new RuleList(0, true);
   // Lower case; "" when no identity header is set.
   identityHeader: string = "";
+  // Every spelling an upstream could take for the identity header ('-' and '_' swapped: Envoy
+  // forwards header names with underscores, and CGI-style upstreams fold both into one), removed
+  // from every request.
+  identityHeaderSpellings: string[] = [];
   denyResponse: DenyResponse = new DenyResponse();
   // Warn about an allowed certificate this many days before it expires; 0: never.
   expiryWarningDays: i32 = 0;
@@ -43,10 +47,15 @@ export class Policy {
   needsSans: bool = false;
   needsCertificate: bool = false;
 
-  inScope(host: string): bool {
+  // Connection mode reads the certificate for every SAN or for the rules that read it.
+  get readsCertificate(): bool {
+    return this.needsSans || this.needsCertificate;
+  }
+
+  // Whether the filter decides this request: an ambiguous host (an empty one too) is in scope.
+  inScope(host: RequestHost): bool {
     let hosts = this.hosts;
-    // A request without a host is never out of scope: absence must not switch the filter off.
-    return hosts === null || host.length == 0 || matchesAnyHost(hosts, host);
+    return hosts === null || hostInScope(hosts, host, true);
   }
 
   get ruleCount(): i32 {

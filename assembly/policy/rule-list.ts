@@ -6,6 +6,8 @@ import { Identity } from "../identity/identity";
 import { DigestSet } from "./digest-set";
 import { NameTable, reserved } from "./names";
 import { NO_END, NO_START, Rule } from "./rule";
+import { RequestHost } from "./authority";
+import { RequestPath } from "./path";
 
 // What a rule's name takes in the names table, on average, before the table grows.
 const NAME_BYTES_PER_RULE: i32 = 16;
@@ -27,7 +29,11 @@ export class RuleList {
 
   // Sized for `expected` rules: a list of that size is built without growing (and copying) a
   // table; a larger one, or longer names, still fit, by growing.
-  constructor(expected: i32 = 0) {
+  constructor(
+    expected: i32 = 0,
+    // Deny rules match on what is unknown (rule.ts); allow rules never do.
+    readonly deny: bool = false,
+  ) {
     this.rules = reserved<Rule | null>(expected);
     this.next = reserved<i32>(expected);
     this.names = new NameTable(expected, expected * NAME_BYTES_PER_RULE);
@@ -82,7 +88,7 @@ export class RuleList {
 
   // Around the validity window of every rule that would match this request at some time, the
   // moments where the list's answer can change, and the moment before each (into `edges`).
-  windowEdges(identity: Identity, host: string, path: string, edges: i64[]): void {
+  windowEdges(identity: Identity, host: RequestHost, path: RequestPath, edges: i64[]): void {
     let digest = identity.digest;
     if (digest !== null) {
       for (let at = this.digests.lookup(digest); at >= 0; at = unchecked(this.next[at])) this.edgesOf(at, identity, host, path, edges);
@@ -91,10 +97,10 @@ export class RuleList {
     for (let i = 0; i < unindexed.length; i++) this.edgesOf(unchecked(unindexed[i]), identity, host, path, edges);
   }
 
-  private edgesOf(at: i32, identity: Identity, host: string, path: string, edges: i64[]): void {
+  private edgesOf(at: i32, identity: Identity, host: RequestHost, path: RequestPath, edges: i64[]): void {
     let rule = unchecked(this.rules[at]);
     // A window holds its own start: a rule that matches then matches whenever its window is open.
-    if (rule === null || !rule.hasWindow || !rule.matches(identity, host, path, rule.notBefore)) return;
+    if (rule === null || !rule.hasWindow || !rule.matches(identity, host, path, rule.notBefore, this.deny)) return;
     if (rule.notBefore != NO_START) {
       edges.push(rule.notBefore - 1);
       edges.push(rule.notBefore);
@@ -106,14 +112,14 @@ export class RuleList {
   }
 
   // The index of the first rule that matches, or -1.
-  firstMatch(identity: Identity, host: string, path: string, nowMs: i64): i32 {
+  firstMatch(identity: Identity, host: RequestHost, path: RequestPath, nowMs: i64): i32 {
     let best = -1;
     let digest = identity.digest;
     if (digest !== null) {
       let at = this.digests.lookup(digest);
       while (at >= 0) {
         let rule = unchecked(this.rules[at]);
-        if (rule === null || rule.matches(identity, host, path, nowMs)) {
+        if (rule === null || rule.matches(identity, host, path, nowMs, this.deny)) {
           best = at;
           break;
         }
@@ -125,7 +131,7 @@ export class RuleList {
       let at = unchecked(unindexed[i]);
       if (best >= 0 && at > best) break;
       let rule = unchecked(this.rules[at]);
-      if (rule !== null && rule.matches(identity, host, path, nowMs)) return at;
+      if (rule !== null && rule.matches(identity, host, path, nowMs, this.deny)) return at;
     }
     return best;
   }

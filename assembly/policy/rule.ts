@@ -1,10 +1,15 @@
-// Rules: identity matchers, a host/path scope and a validity window (the name lives in the list). A rule matches when every
-// matcher it names matches (SAN matchers: any of the client's SANs), the request is in its scope,
-// and the clock is inside its window. Pure.
-import { DIGEST_WORDS } from "../identity/sha256";
+// Rules: identity matchers, a host/path scope and a validity window (the name lives in the list). A
+// rule matches when every matcher it names matches (SAN matchers: any of the client's SANs), the
+// request is in its scope, and the clock is inside its window.
+//
+// What the filter cannot know — every SAN without the certificate, the certificate itself, a subject
+// it cannot print as Envoy does, the one CN of a subject with several, the host or path of an
+// ambiguous request — never lets an allow rule match and always lets a deny rule match: nothing a
+// deny rule could match is dropped silently, nothing an allow rule could not is guessed. Pure.
+import { DIGEST_WORDS } from "../identity/fingerprint";
 import { Identity } from "../identity/identity";
-import { HostPattern, matchesAnyHost } from "./host";
-import { pathHasPrefix } from "./path";
+import { HostPattern, RequestHost, hostInScope } from "./authority";
+import { RequestPath, pathInScope } from "./path";
 import { equalsIgnoringAsciiCase } from "../text";
 
 export class Matcher {
@@ -55,31 +60,39 @@ export class Matcher {
     return this.subject !== null || this.cn !== null;
   }
 
-  matches(identity: Identity): bool {
+  // Whether every matcher this names matches the identity; `deny` says what an unknown fact does.
+  matches(identity: Identity, deny: bool): bool {
     let digest = this.digest;
     if (digest !== null) {
       let actual = identity.digest;
-      if (actual === null) return false;
-      for (let i = 0; i < DIGEST_WORDS; i++) {
-        if (unchecked(digest[i]) != unchecked(actual[i])) return false;
+      if (actual === null) {
+        if (!deny) return false;
+      } else {
+        for (let i = 0; i < DIGEST_WORDS; i++) {
+          if (unchecked(digest[i]) != unchecked(actual[i])) return false;
+        }
       }
     }
+    let complete = identity.sansComplete;
     let uriSan = this.uriSan;
-    if (uriSan !== null && !identity.uriSans.includes(uriSan)) return false;
+    if (uriSan !== null && !identity.uriSans.includes(uriSan) && (complete || !deny)) return false;
     let prefix = this.uriSanPrefix;
-    if (prefix !== null && !anyStartsWith(identity.uriSans, prefix)) return false;
+    if (prefix !== null && !anyUnderPrefix(identity.uriSans, prefix) && (complete || !deny)) return false;
     let dnsSan = this.dnsSan;
-    if (dnsSan !== null && !anyEqualsIgnoringCase(identity.dnsSans, dnsSan)) return false;
+    if (dnsSan !== null && !anyEqualsIgnoringCase(identity.dnsSans, dnsSan) && (complete || !deny)) return false;
     let subject = this.subject;
-    if (subject !== null && identity.subject != subject) return false;
+    if (subject !== null) {
+      let actual = identity.subject;
+      if (actual === null ? !deny : actual != subject) return false;
+    }
     let cn = this.cn;
     if (cn !== null) {
-      let actual = identity.cn;
-      if (actual === null || actual != cn) return false;
+      let cns = identity.cns;
+      if (deny ? !cns.mayBe(cn) : cns.single != cn) return false;
     }
     if (this.usesCertificate) {
       let certificate = identity.certificate;
-      if (certificate === null) return false;
+      if (certificate === null) return deny;
       let spki = this.spki;
       if (spki !== null && certificate.spki != spki) return false;
       let email = this.emailSan;
@@ -89,7 +102,10 @@ export class Matcher {
       let serial = this.serial;
       if (serial !== null && certificate.serial != serial) return false;
       let issuer = this.issuer;
-      if (issuer !== null && certificate.issuer != issuer) return false;
+      if (issuer !== null) {
+        let actual = certificate.issuer;
+        if (actual === null ? !deny : actual != issuer) return false;
+      }
     }
     return true;
   }
@@ -103,9 +119,19 @@ function anySameBytes(values: Uint8Array[], wanted: Uint8Array): bool {
   return false;
 }
 
-function anyStartsWith(values: string[], prefix: string): bool {
+// A URI prefix matches on a boundary: "spiffe://td/ns/istio-system" matches itself and what is below
+// it ("…/istio-system/sa/x"), never "…/istio-system-tenant"; a prefix ending in '/' or ':' matches
+// whatever follows it.
+export function underUriPrefix(value: string, prefix: string): bool {
+  if (!value.startsWith(prefix)) return false;
+  if (value.length == prefix.length) return true;
+  let last = prefix.charCodeAt(prefix.length - 1);
+  return last == 0x2f || last == 0x3a || value.charCodeAt(prefix.length) == 0x2f;
+}
+
+function anyUnderPrefix(values: string[], prefix: string): bool {
   for (let i = 0; i < values.length; i++) {
-    if (values[i].startsWith(prefix)) return true;
+    if (underUriPrefix(values[i], prefix)) return true;
   }
   return false;
 }
@@ -163,22 +189,13 @@ export class Rule {
     return this.notBefore != NO_START || this.notAfter != NO_END;
   }
 
-  // `host` and `path` are normalised; `nowMs` is milliseconds since the epoch.
-  matches(identity: Identity, host: string, path: string, nowMs: i64): bool {
+  // `nowMs` is milliseconds since the epoch; `deny` says what an unknown fact does.
+  matches(identity: Identity, host: RequestHost, path: RequestPath, nowMs: i64, deny: bool): bool {
     if (nowMs < this.notBefore || nowMs > this.notAfter) return false;
     let hosts = this.hosts;
-    if (hosts !== null && !matchesAnyHost(hosts, host)) return false;
+    if (hosts !== null && !hostInScope(hosts, host, deny)) return false;
     let paths = this.paths;
-    if (paths !== null) {
-      let inside = false;
-      for (let i = 0; i < paths.length; i++) {
-        if (pathHasPrefix(path, paths[i])) {
-          inside = true;
-          break;
-        }
-      }
-      if (!inside) return false;
-    }
-    return this.matcher.matches(identity);
+    if (paths !== null && !pathInScope(paths, path, deny)) return false;
+    return this.matcher.matches(identity, deny);
   }
 }

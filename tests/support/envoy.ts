@@ -10,7 +10,9 @@ import { Proxy, type PluginOptions, type ProxyOptions, type PushResult } from '.
 import type { EnvoyLogLine } from '../../envoy/process.js';
 import { type HttpRequest, type HttpResponse, send } from './client.js';
 
-export const MODULE = new URL('../../build/cert-allowlist.wasm', import.meta.url).pathname;
+// The module under test; CERT_ALLOWLIST_MODULE names another build (to see an attack test fail on
+// the build before a fix).
+export const MODULE = process.env.CERT_ALLOWLIST_MODULE ?? new URL('../../build/cert-allowlist.wasm', import.meta.url).pathname;
 
 export interface AccessRecord {
   status: number | null;

@@ -1,4 +1,4 @@
-import { decodeDigest, digestToHex, parseFingerprint } from "../identity/sha256";
+import { decodeDigest, digestToHex, parseFingerprint } from "../identity/fingerprint";
 
 const LOWER = "8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7";
 const UPPER = "8D5816F39F390CB936CABE2151AEE79D751830EA07DDE2DEB2900D8134EDF7A7";
