@@ -2,6 +2,7 @@
 // names in every string type. Against real Envoy (every pinned release): at the gateway in connection
 // mode, and at a sidecar behind it in xfcc mode — where Envoy writes those SANs into XFCC unescaped.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -37,6 +38,18 @@ craft(pki, { name: 'cn-with-o', subject: [[text(Attribute.CN, 'batch.demo.local'
 // A CN= inside another attribute's value, as RFC 2253 escapes it and as a reader that honours quotes would take it.
 craft(pki, { name: 'cn-in-o', subject: [[text(Attribute.O, 'evil,CN=batch.demo.local')], [text(Attribute.CN, 'attacker')]], sans: [uri(BANK)] });
 craft(pki, { name: 'cn-in-quotes', subject: [[text(Attribute.O, '"evil,CN=batch.demo.local"')], [text(Attribute.CN, 'attacker')]], sans: [uri(BANK)] });
+// Names that are no valid string of their type: a code point past U+10FFFF, and bytes that are not UTF-8.
+craft(pki, { name: 'invalid-universal', subject: [[{ type: Attribute.CN, tag: StringTag.Universal, value: Buffer.from([0xff, 0xff, 0xff, 0xff]) }]], sans: [uri(BANK)] });
+craft(pki, { name: 'invalid-utf8', subject: [[{ type: Attribute.CN, tag: StringTag.UTF8, value: Buffer.from([0xc0, 0xaf, 0xff]) }]], sans: [uri(BANK)] });
+// Node's OpenSSL will not load such a certificate; GnuTLS sends it as it is. Its stdin stays open:
+// at EOF it would close the connection before the answer; `Connection: close` ends the exchange.
+function gnutls(port: number, client: string): Promise<string> {
+  return new Promise((resolve) => {
+    const args = ['--insecure', `--x509certfile=${pki.cert(client)}`, `--x509keyfile=${pki.key(client)}`, '-p', String(port), '127.0.0.1'];
+    const child = execFile('gnutls-cli', args, { timeout: 10_000 }, (error, stdout, stderr) => resolve(`${stdout}${stderr}${error ? `\n${error.message}` : ''}`));
+    child.stdin?.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  });
+}
 // Names in every string type OpenSSL-based clients can present, with bytes above 0x7f.
 const STRINGS: [string, number, Buffer][] = [
   ['utf8', StringTag.UTF8, Buffer.from('Jürgen 日本', 'utf8')],
@@ -100,6 +113,17 @@ for (const version of ENVOY_VERSIONS) {
         const exchange = await gateway.send({ as, path: '/' });
         assert.match(subjectInXfcc(exchange.access?.xfcc ?? null) ?? '', /^CN=attacker,O=\\?"?evil\\,CN=batch\.demo\.local/, `${as}: Envoy escapes the comma`);
         assert.deepEqual([exchange.response.status, exchange.access?.details], [403, 'cert_allowlist_not_allowed'], as);
+      }
+    });
+    it('gets no HTTP response with a certificate whose names are no valid strings (BoringSSL refuses it)', async () => {
+      await configure(BANK_PREFIX);
+      const control = await gnutls(gateway.proxy.port, 'allowed');
+      assert.match(control, /^HTTP\/1\.1 200 /m, `the client works: ${control}`);
+      for (const as of ['invalid-universal', 'invalid-utf8']) {
+        const output = await gnutls(gateway.proxy.port, as);
+        assert.match(output, /Successfully sent 1 certificate/, `${as}: the certificate was sent`);
+        assert.doesNotMatch(output, /^HTTP\//m, as);
+        assert.match(output, /Received alert \[50\]: Decode error/, `${as}: Envoy's alert`);
       }
     });
     it('reads issuers of every string type as Envoy prints them, so a {serial, issuer} revocation meets the certificate', async () => {
