@@ -92,15 +92,52 @@ describe('allow and deny by SHA-256 digest', () => {
       'env.proxy_increment_metric': 1,
     });
   });
-  it('reads host and path only to log a denied request, and replies once', async () => {
+  it('reads host and path only to log a denied request, reads the clock for the log budget, and replies once', async () => {
     const host = await filter();
     assert.deepEqual(host.request({ connection: tls() }).hostCalls, {
       'env.proxy_get_property': 1,
       'env.proxy_increment_metric': 2,
+      'env.proxy_get_current_time_nanoseconds': 1,
       'env.proxy_log': 1,
       'env.proxy_get_header_map_value': 2,
       'env.proxy_send_local_response': 1,
     });
+  });
+});
+
+describe('deny lines under a flood', () => {
+  const denyLines = (host: EnvoyHost) => host.logsAtLeast('info').filter((l) => l.message.startsWith('cert-allowlist: deny ')).length;
+  it('writes at most denyLinesPerSecond lines a second, counts the rest, and says how many it held back', async () => {
+    const host = await filter(JSON.stringify({ allow: [{ name: 'acme', sha256: ACME }], denyLinesPerSecond: 2 }));
+    host.setTime(new Date('2027-01-01T00:00:00.000Z'));
+    for (let i = 0; i < 5; i++) assertDenied(host.request({ connection: peer(STRANGER) }), 'not_allowed');
+    assert.equal(denyLines(host), 2);
+    assert.equal(host.metric('cert_allowlist.deny_lines_held'), 3n);
+    assert.equal(host.metric('cert_allowlist.denied'), 5n, 'every denial is counted');
+    host.setTime(new Date('2027-01-01T00:00:01.000Z'));
+    assertDenied(host.request({ connection: peer(STRANGER) }), 'not_allowed');
+    const lines = host.logsAtLeast('info').map((l) => l.message);
+    assert.deepEqual(lines.slice(-2).map((l) => l.slice(0, 40)), ['cert-allowlist: 3 deny line(s) held back', 'cert-allowlist: deny reason=not_allowed ']);
+  });
+  it('writes no deny line at 0, and still denies and counts', async () => {
+    const host = await filter(JSON.stringify({ allow: [{ name: 'acme', sha256: ACME }], denyLinesPerSecond: 0 }));
+    assertDenied(host.request({ connection: peer(STRANGER) }), 'not_allowed');
+    assert.equal(denyLines(host), 0);
+    assert.equal(host.metric('cert_allowlist.deny_lines_held'), 1n);
+  });
+});
+
+describe('one request at a time', () => {
+  it('decides each request on its own facts, whatever the request before it read', async () => {
+    // Values read for one request (a SAN, a subject) must never answer for the next.
+    const host = await filter(JSON.stringify({ allow: [{ name: 'bank', uriSanPrefix: 'spiffe://bank/' }, { name: 'cn', cn: 'partner' }] }));
+    const bank = mtls({ sha256: ACME, subject: 'CN=partner', uriSans: ['spiffe://bank/a'], dnsSans: [] });
+    const bare = mtls({ sha256: STRANGER, subject: '', uriSans: [], dnsSans: [] });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(host.request({ connection: bank }).action, 'continued');
+      assertDenied(host.request({ connection: bare }), 'not_allowed');
+      assertDenied(host.request({ connection: tls() }), 'no_client_certificate');
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 import { HostPattern, RequestHost, hostInScope, requestHost } from "../policy/authority";
 
 function host(authority: string): RequestHost {
-  return requestHost(String.UTF8.encode(authority));
+  let bytes = String.UTF8.encode(authority);
+  return requestHost(changetype<usize>(bytes), bytes.byteLength);
 }
 
 function pattern(text: string): HostPattern {

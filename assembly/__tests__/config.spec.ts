@@ -46,11 +46,11 @@ describe("configuration errors name the JSON path and the problem", () => {
   });
   it("rejects an unknown top-level field", () => {
     expect(errorOf('{"allow": [], "alow": []}')).toBe(
-      "alow: unknown field; expected one of: mode, identitySource, trustedProxies, hosts, allow, deny, identityHeader, denyResponse, selfTests, expiryWarningDays");
+      "alow: unknown field; expected one of: mode, identitySource, trustedProxies, hosts, allow, deny, identityHeader, denyResponse, selfTests, expiryWarningDays, denyLinesPerSecond");
   });
   it("quotes an unknown field whose name is not a plain word", () => {
     expect(errorOf('{"allow": [], "a b\\n": 1}')).toBe(
-      '["a b\\u000a"]: unknown field; expected one of: mode, identitySource, trustedProxies, hosts, allow, deny, identityHeader, denyResponse, selfTests, expiryWarningDays');
+      '["a b\\u000a"]: unknown field; expected one of: mode, identitySource, trustedProxies, hosts, allow, deny, identityHeader, denyResponse, selfTests, expiryWarningDays, denyLinesPerSecond');
   });
   it("rejects a missing allow list", () => {
     expect(errorOf("{}")).toBe("allow: required; expected a list of rules such as " + EX);

@@ -1,5 +1,6 @@
 import { ConfigResult, parseConfig } from "../config/parse";
 import { BufferSource } from "../config/json";
+import { KnownFacts } from "./sources";
 
 function parseText(text: string): ConfigResult {
   return parseConfig(new BufferSource(String.UTF8.encode(text)));
@@ -37,11 +38,13 @@ function id(sha256: string, subject: string = "", uris: string[] = [], dnss: str
   identity.uriSans = uris;
   identity.dnsSans = dnss;
   identity.sansComplete = true;
-  return IdentityResult.of(identity);
+  return new IdentityResult().hold(identity);
 }
 
 function outcomeOf(p: Policy, result: IdentityResult, host: string = "payments.example.com", path: string = "/ledger/x", now: i64 = NOW): string {
-  let verdict = decide(p, result, requestHost(String.UTF8.encode(host)), requestPath(String.UTF8.encode(path)), now);
+  let h = String.UTF8.encode(host);
+  let t = String.UTF8.encode(path);
+  let verdict = decide(p, result, requestHost(changetype<usize>(h), h.byteLength), requestPath(changetype<usize>(t), t.byteLength), now);
   return verdict.allowed ? "allow:" + verdict.rule : reasonName(verdict.reason) + (verdict.rule.length > 0 ? ":" + verdict.rule : "");
 }
 
@@ -51,7 +54,7 @@ function outcome(result: IdentityResult, host: string = "payments.example.com", 
 
 describe("the decision", () => {
   it("denies without an identity", () => {
-    expect(outcome(IdentityResult.failed(IdentityFailure.NoClientCertificate))).toBe("no_client_certificate");
+    expect(outcome(new IdentityResult().fail(IdentityFailure.NoClientCertificate))).toBe("no_client_certificate");
   });
   it("allows a listed fingerprint inside its host and path scope", () => {
     expect(outcome(id(ACME))).toBe("allow:acme-batch");
@@ -148,10 +151,10 @@ describe("what the filter cannot know", () => {
 });
 
 function connectionFacts(digest: string | null, xfcc: string | null = null): ConnectionFacts {
-  let f = new ConnectionFacts();
-  f.digestHex = digest === null ? null : String.UTF8.encode(digest);
-  f.uriSan = "spiffe://first";
-  f.xfcc = xfcc === null ? null : String.UTF8.encode(xfcc);
+  let f = new KnownFacts();
+  f.digestText = digest === null ? null : String.UTF8.encode(digest);
+  f.uri = "spiffe://first";
+  f.header = xfcc === null ? null : String.UTF8.encode(xfcc);
   return f;
 }
 
@@ -161,10 +164,10 @@ const GATEWAY_ELEMENT = "Hash=" + SIDECAR_PEER + ";URI=spiffe://cluster.local/ns
 
 // The sidecar's connection from the gateway: its certificate is what the last element describes.
 function xfccFacts(digest: string | null, xfcc: string | null): ConnectionFacts {
-  let f = new ConnectionFacts();
-  f.digestHex = digest === null ? null : String.UTF8.encode(digest);
-  f.uriSan = "spiffe://cluster.local/ns/istio-system/sa/gateway";
-  f.xfcc = xfcc === null ? null : String.UTF8.encode(xfcc);
+  let f = new KnownFacts();
+  f.digestText = digest === null ? null : String.UTF8.encode(digest);
+  f.uri = "spiffe://cluster.local/ns/istio-system/sa/gateway";
+  f.header = xfcc === null ? null : String.UTF8.encode(xfcc);
   return f;
 }
 

@@ -5,7 +5,8 @@ function pathPrefix(text: string): string | null {
 }
 
 function path(raw: string): RequestPath {
-  return requestPath(String.UTF8.encode(raw));
+  let bytes = String.UTF8.encode(raw);
+  return requestPath(changetype<usize>(bytes), bytes.byteLength);
 }
 
 function ambiguous(raw: string): bool {

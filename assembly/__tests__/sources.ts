@@ -1,6 +1,9 @@
-// Byte sources for the reader's specs: the whole text at once, or a few bytes per read, so every
-// token of a document straddles a window refill somewhere.
+// What the specs feed the pure modules: byte sources for the reader — the whole text at once, or a
+// few bytes per read, so every token of a document straddles a window refill somewhere — and
+// connection facts.
 import { BufferSource, ByteSource } from "../config/json";
+import { ConnectionFacts } from "../identity/identity";
+import { decodeDigest } from "../identity/fingerprint";
 
 export class TrickleSource extends ByteSource {
   private inner: BufferSource;
@@ -25,4 +28,46 @@ export function whole(text: string): ByteSource {
 
 export function trickle(text: string, step: i32): ByteSource {
   return new TrickleSource(String.UTF8.encode(text), step);
+}
+
+// Connection facts with fixed values, as a spec states them (null: the host has none).
+export class KnownFacts extends ConnectionFacts {
+  digestText: ArrayBuffer | null = null;
+  subjectText: string | null = null;
+  uri: string | null = null;
+  dns: string | null = null;
+  header: ArrayBuffer | null = null;
+  pem: string | null = null;
+
+  digestHex(): usize {
+    let text = this.digestText;
+    return text !== null && text.byteLength == 64 ? changetype<usize>(text) : 0;
+  }
+
+  digest(): StaticArray<u64> | null {
+    let text = this.digestText;
+    if (text === null) return null;
+    let words = new StaticArray<u64>(4);
+    return decodeDigest(text, words) ? words : null;
+  }
+
+  subject(): string | null {
+    return this.subjectText;
+  }
+
+  uriSan(): string | null {
+    return this.uri;
+  }
+
+  dnsSan(): string | null {
+    return this.dns;
+  }
+
+  xfcc(): ArrayBuffer | null {
+    return this.header;
+  }
+
+  peerCertificate(): string | null {
+    return this.pem;
+  }
 }

@@ -300,6 +300,11 @@ export class JsonReader {
     return null;
   }
 
+  // How far into the document the reader is.
+  get position(): i32 {
+    return this.origin + this.pos;
+  }
+
   // For a string without escapes, where its bytes lie (see readSpan).
   spanStart: usize = 0;
   spanLength: i32 = 0;

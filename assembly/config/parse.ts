@@ -47,6 +47,7 @@ export class ConfigResult {
 
 const TOP_LEVEL_FIELDS: string[] = [
   "mode", "identitySource", "trustedProxies", "hosts", "allow", "deny", "identityHeader", "denyResponse", "selfTests", "expiryWarningDays",
+  "denyLinesPerSecond",
 ];
 const MATCHER_FIELDS: string[] = ["sha256", "uriSan", "uriSanPrefix", "dnsSan", "subject", "cn", "spki", "emailSan", "ipSan", "serial", "issuer"];
 const RULE_FIELDS: string[] = ["name", "sha256", "uriSan", "uriSanPrefix", "dnsSan", "subject", "cn", "spki", "emailSan", "ipSan", "serial", "issuer", "hosts", "paths", "notBefore", "notAfter", "comment"];
@@ -596,6 +597,18 @@ class Parser {
     return this.failed ? 0 : <i32>days;
   }
 
+  denyLinesPerSecond(): i32 {
+    let kind = this.reader.kind();
+    if (kind != JsonKind.Number) {
+      if (kind == JsonKind.Invalid) this.reader.failUnexpected();
+      else this.fail("expected a whole number of lines from 0 to 1000000, got " + kindName(kind));
+      return 0;
+    }
+    let lines = this.reader.readNumber();
+    if (!this.failed && (lines != Math.floor(lines) || lines < 0 || lines > 1000000)) this.fail("expected a whole number of lines from 0 to 1000000, got " + formatNumber(lines));
+    return this.failed ? 0 : <i32>lines;
+  }
+
   identityHeader(): string {
     let header = this.string();
     if (header === null) return "";
@@ -691,7 +704,10 @@ class Parser {
         test.noCertificate = false;
       } else if (index == 4) {
         let host = this.string();
-        if (host !== null) test.host = requestHost(String.UTF8.encode(host));
+        if (host !== null) {
+          let bytes = String.UTF8.encode(host);
+          test.host = requestHost(changetype<usize>(bytes), bytes.byteLength);
+        }
       } else if (index == 5) {
         let target = this.string();
         if (target !== null) {
@@ -758,9 +774,9 @@ export function parseConfig(source: ByteSource): ConfigResult {
   let allow = new ListSize();
   let deny = new ListSize();
   measureLists(source, allow, deny);
-  reserve(RuleList.bytesFor(allow.rules) + RuleList.bytesFor(deny.rules));
-  policy.allow = new RuleList(allow.rules);
-  policy.deny = new RuleList(deny.rules, true);
+  reserve(RuleList.bytesFor(allow.rules, allow.nameBytes) + RuleList.bytesFor(deny.rules, deny.nameBytes));
+  policy.allow = new RuleList(allow.rules, false, allow.nameBytes);
+  policy.deny = new RuleList(deny.rules, true, deny.nameBytes);
   build(parser, policy);
   if (!parser.failed) runSelfTests(parser, policy);
   if (parser.failed) {
@@ -786,7 +802,11 @@ function reserve(bytes: i64): void {
 
 class ListSize {
   rules: i32 = 0;
+  // The bytes of the rules' names as written (at least their UTF-8 bytes).
+  nameBytes: i64 = 0;
 }
+
+const NAME_KEY: string[] = ["name"];
 
 const LISTS: string[] = ["allow", "deny"];
 // The shortest rule that parses, {"name":"a","cn":"b"}: no configuration holds more rules than its
@@ -809,7 +829,17 @@ function measureLists(source: ByteSource, allow: ListSize, deny: ListSize): void
     for (let firstItem = true; reader.nextItem(firstItem); firstItem = false) {
       // An array of junk refused at its first item must not reserve room for millions of rules.
       if (list.rules < source.length / MIN_RULE_BYTES) list.rules++;
-      if (!reader.skipUnchecked()) return;
+      if (reader.kind() != JsonKind.Object) {
+        if (!reader.skipUnchecked()) return;
+        continue;
+      }
+      reader.beginObject();
+      for (let firstField = true; reader.nextField(firstField, NAME_KEY, false); firstField = false) {
+        let start = reader.position;
+        if (!reader.skipUnchecked()) return;
+        if (reader.key == "name") list.nameBytes += reader.position - start;
+      }
+      if (reader.failed) return;
     }
     if (reader.failed) return;
   }
@@ -852,8 +882,10 @@ function build(parser: Parser, policy: Policy): Policy {
       parser.denyResponse(policy.denyResponse);
     } else if (index == 8) {
       parser.selfTestList();
-    } else {
+    } else if (index == 9) {
       policy.expiryWarningDays = parser.expiryWarningDays();
+    } else {
+      policy.denyLinesPerSecond = parser.denyLinesPerSecond();
     }
     parser.leave();
     if (parser.failed) return policy;
@@ -908,8 +940,9 @@ function runSelfTests(parser: Parser, policy: Policy): void {
       failed = !test.expectAllow;
     } else {
       // No sha256 and no subject: a request without a client certificate.
-      let result = test.noCertificate ? IdentityResult.failed(IdentityFailure.NoClientCertificate) : IdentityResult.of(test.identity);
-      let path = requestPath(String.UTF8.encode(test.target));
+      let result = test.noCertificate ? new IdentityResult().fail(IdentityFailure.NoClientCertificate) : new IdentityResult().hold(test.identity);
+      let target = String.UTF8.encode(test.target);
+      let path = requestPath(changetype<usize>(target), target.byteLength);
       let moments = test.hasAt ? [test.at] : windowEdges(policy, result, test.host, path);
       // Without edges the answer is the same at any moment.
       if (moments.length == 0) moments.push(0);

@@ -2,8 +2,8 @@
 // reports them for a connection. Pure: no SDK imports, never throws.
 import { hexDigit } from "../text";
 
-// A digest as four 64-bit words (big-endian byte order inside each word does not matter: both
-// sides are decoded the same way, and words are only compared for equality and hashed).
+// A digest as four 64-bit words holding its 32 bytes in order, little-endian (wasm's own order: a
+// digest's memory is its bytes), compared a word at a time.
 export const DIGEST_WORDS: i32 = 4;
 
 // Every byte's value as a hex digit, or NOT_HEX: a million fingerprints are decoded at configure
@@ -22,6 +22,7 @@ function hexValues(): StaticArray<u8> {
 
 // Decodes 32 bytes written as hex pairs `step` bytes apart, starting at `ptr`, into `out`.
 function decodeHexPairs(ptr: usize, step: usize, out: StaticArray<u64>): bool {
+  if (step == 2) return decodeHex64(ptr, out);
   let table = changetype<usize>(HEX_VALUES);
   for (let word = 0; word < DIGEST_WORDS; word++) {
     let value: u64 = 0;
@@ -31,10 +32,72 @@ function decodeHexPairs(ptr: usize, step: usize, out: StaticArray<u64>): bool {
       let hi = <u32>load<u8>(table + <usize>load<u8>(at));
       let lo = <u32>load<u8>(table + <usize>load<u8>(at + 1));
       seen |= hi | lo;
-      value = (value << 8) | <u64>((hi << 4) | lo);
+      value |= <u64>((hi << 4) | lo) << (<u64>b << 3);
     }
     if (seen & NOT_HEX) return false;
     unchecked((out[word] = value));
+  }
+  return true;
+}
+
+// Eight bytes at a time (each digest is decoded once per request): every lane's high bit, and one
+// in every lane.
+const HIGH: u64 = 0x8080808080808080;
+const ONES: u64 = 0x0101010101010101;
+
+// For each lane below 0x80: its high bit set when the lane is at least `m`.
+@inline function atLeast(lanes: u64, m: u64): u64 {
+  return ((lanes | HIGH) - ONES * m) & HIGH;
+}
+
+// Eight hex digits (either case) at `ptr` as four bytes, the first digit's byte lowest; -1 when
+// any is not a hex digit. A digit's value is its low nibble, a letter's (bit 6 set) its low nibble
+// plus 9; the lane is a hex digit exactly when that value is below 16 and spells the lane back.
+@inline function hexWord(ptr: usize): i64 {
+  let x = load<u64>(ptr);
+  if (x & HIGH) return -1;
+  let letters = (x >> 6) & ONES;
+  let nibbles = (x & (ONES * 0x0f)) + letters * 9;
+  if (atLeast(nibbles, 16)) return -1;
+  let spelled = nibbles + ONES * 0x30 + (atLeast(nibbles, 10) >> 7) * 0x27;
+  if (spelled != (x | (letters << 5))) return -1;
+  // Pairs of lanes into bytes (first digit high), then the four bytes side by side.
+  let pairs = ((nibbles & 0x000f000f000f000f) << 4) | ((nibbles >> 8) & 0x000f000f000f000f);
+  pairs = (pairs | (pairs >> 8)) & 0x0000ffff0000ffff;
+  return <i64>((pairs | (pairs >> 16)) & 0xffffffff);
+}
+
+// A digest as Envoy writes it: 64 hex digits. Compared without decoding it (the decode and its
+// checks cost more than the whole lookup): `hexChunk` spells four of a digest's bytes as the eight
+// lowercase digits Envoy writes for them, one per lane; `lowerHexLetters` lowers the letters of eight
+// digits read from a request (and nothing else: a control byte never passes for a digit), so the
+// two compare equal exactly when the request spells those bytes, in either case.
+export const HEX_DIGITS: i32 = 64;
+
+@inline export function hexChunk(fourBytes: u64): u64 {
+  let x = (fourBytes | (fourBytes << 16)) & 0x0000ffff0000ffff;
+  x = (x | (x << 8)) & 0x00ff00ff00ff00ff;
+  let nibbles = ((x >> 4) & 0x000f000f000f000f) | ((x & 0x000f000f000f000f) << 8);
+  return nibbles + ONES * 0x30 + (atLeast(nibbles, 10) >> 7) * 0x27;
+}
+
+@inline export function lowerHexLetters(chunk: u64): u64 {
+  return chunk | ((chunk >> 1) & (ONES * 0x20));
+}
+
+// The k-th (0..7) chunk of a digest's lowercase spelling.
+@inline export function digestChunk(words: StaticArray<u64>, k: i32): u64 {
+  let word = unchecked(words[k >> 1]);
+  return hexChunk(k & 1 ? word >> 32 : word & 0xffffffff);
+}
+
+// 64 hex digits into four words.
+function decodeHex64(ptr: usize, out: StaticArray<u64>): bool {
+  for (let word = 0; word < DIGEST_WORDS; word++) {
+    let low = hexWord(ptr + <usize>(word << 4));
+    let high = hexWord(ptr + <usize>(word << 4) + 8);
+    if ((low | high) < 0) return false;
+    unchecked((out[word] = <u64>low | (<u64>high << 32)));
   }
   return true;
 }
@@ -65,22 +128,28 @@ export function parseFingerprint(text: string): StaticArray<u64> | null {
 }
 
 // Decodes the value of Envoy's `connection.sha256_peer_certificate_digest` (64 hex characters,
-// lowercase in practice) into `out` without allocating. False when it is not exactly that.
-export function decodeDigest(hex: ArrayBuffer, out: StaticArray<u64>): bool {
-  return hex.byteLength == 64 && decodeHexPairs(changetype<usize>(hex), 2, out);
+// lowercase in practice), `length` bytes at `ptr`, into `out` without allocating. False when it is
+// not exactly that.
+export function decodeDigestAt(ptr: usize, length: i32, out: StaticArray<u64>): bool {
+  return length == 64 && decodeHexPairs(ptr, 2, out);
 }
 
-// Lowercase hex without separators, the form Envoy prints (deny lines, warnings). Each word's most
-// significant nibble first: the words hold the digest's bytes big-endian.
+export function decodeDigest(hex: ArrayBuffer, out: StaticArray<u64>): bool {
+  return decodeDigestAt(changetype<usize>(hex), hex.byteLength, out);
+}
+
+// Lowercase hex without separators, the form Envoy prints (deny lines, warnings).
 export function digestToHex(digest: StaticArray<u64>): string {
   let out = new StaticArray<u16>(DIGEST_WORDS * 16);
-  for (let word = 0; word < DIGEST_WORDS; word++) {
-    let value = unchecked(digest[word]);
-    for (let i = 15; i >= 0; i--) {
-      let nibble = <u16>(value & 0xf);
-      unchecked((out[word * 16 + i] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble));
-      value >>= 4;
-    }
+  let bytes = changetype<usize>(digest);
+  for (let i = 0; i < DIGEST_WORDS * 8; i++) {
+    let byte = <u16>load<u8>(bytes + <usize>i);
+    unchecked((out[i << 1] = hexChar(byte >> 4)));
+    unchecked((out[(i << 1) + 1] = hexChar(byte & 0xf)));
   }
   return String.UTF16.decodeUnsafe(changetype<usize>(out), <usize>(DIGEST_WORDS * 32));
+}
+
+@inline function hexChar(nibble: u16): u16 {
+  return nibble < 10 ? 0x30 + nibble : 0x57 + nibble;
 }

@@ -7,19 +7,58 @@
 // be known (every SAN, without the certificate; a subject this filter cannot print as Envoy does),
 // the identity says so, and the rules decide as the README says: an allow rule never matches on what
 // is unknown, a deny rule always does.
-import { DIGEST_WORDS, decodeDigest, digestToHex } from "./fingerprint";
+import { DIGEST_WORDS, HEX_DIGITS, decodeDigestAt, digestToHex } from "./fingerprint";
 import { CommonNames, commonNames } from "./subject";
 import { XfccElement, parseXfcc } from "./xfcc";
 import { pemToDer } from "../cert/pem";
 import { CertificateFacts, derSha256, readCertificate } from "../cert/x509";
 
+const NO_NAMES: string[] = [];
+
 export class Identity {
-  // The certificate's SHA-256; null when nothing says (an XFCC element without a Hash).
-  digest: StaticArray<u64> | null = null;
+  // The certificate's SHA-256 as words, or, for the connection's certificate, as the 64 hex digits
+  // Envoy wrote (looked up as they are, decoded only when a rule compares words).
+  private words: StaticArray<u64> | null = null;
+  private hex: usize = 0;
+  private decoded: StaticArray<u64> = new StaticArray<u64>(DIGEST_WORDS);
+
+  // The certificate's SHA-256; null when nothing says (an XFCC element without a Hash, digits that
+  // are not a digest).
+  get digest(): StaticArray<u64> | null {
+    let hex = this.hex;
+    if (hex != 0) {
+      this.hex = 0;
+      this.words = decodeDigestAt(hex, HEX_DIGITS, this.decoded) ? this.decoded : null;
+    }
+    return this.words;
+  }
+
+  set digest(words: StaticArray<u64> | null) {
+    this.words = words;
+    this.hex = 0;
+  }
+
+  // The 64 hex digits at `ptr` are the digest.
+  digestSpelled(ptr: usize): void {
+    this.words = null;
+    this.hex = ptr;
+  }
+
+  // Where the digest's hex digits are, while it is known only by them; 0 otherwise.
+  get digestHexPtr(): usize {
+    return this.hex;
+  }
+
+  // Whether anything says what the digest is.
+  get hasDigest(): bool {
+    return this.hex != 0 || this.words !== null;
+  }
+
   // As Envoy prints it; null when not known exactly.
   subject: string | null = null;
-  uriSans: string[] = [];
-  dnsSans: string[] = [];
+  // Never changed in place: an identity may share the lists of the certificate it was read from.
+  uriSans: string[] = NO_NAMES;
+  dnsSans: string[] = NO_NAMES;
   // Whether uriSans and dnsSans hold every SAN of the certificate (they do when it was read).
   sansComplete: bool = false;
   // The certificate itself, read and checked against the digest; null when not available.
@@ -45,6 +84,19 @@ export class Identity {
   get digestHex(): string {
     let digest = this.digest;
     return digest === null ? "" : digestToHex(digest);
+  }
+
+  // Back to knowing nothing, for reuse by the next request.
+  reset(): Identity {
+    this.words = null;
+    this.hex = 0;
+    this.subject = null;
+    this.uriSans = NO_NAMES;
+    this.dnsSans = NO_NAMES;
+    this.sansComplete = false;
+    this.certificate = null;
+    this.cnsValue = null;
+    return this;
   }
 
   // Every SAN and the rest from the certificate read for this identity.
@@ -76,17 +128,18 @@ export function certificateOf(pem: string, digest: StaticArray<u64>): Certificat
   let facts = readCertificate(der);
   if (facts === null) return null;
   unchecked((cachedPems[slot] = pem));
-  unchecked((cachedDigests[slot] = digest));
+  // The caller's digest may be reused for the next request's.
+  let kept = new StaticArray<u64>(DIGEST_WORDS);
+  for (let i = 0; i < DIGEST_WORDS; i++) unchecked((kept[i] = digest[i]));
+  unchecked((cachedDigests[slot] = kept));
   unchecked((cachedFacts[slot] = facts));
   return facts;
 }
 
-// Whether 32 hash bytes are the digest's four words.
+// Whether 32 hash bytes are the digest (whose words hold its bytes in order).
 function sameAsDigest(bytes: StaticArray<u8>, digest: StaticArray<u64>): bool {
   for (let word = 0; word < DIGEST_WORDS; word++) {
-    let value: u64 = 0;
-    for (let b = 0; b < 8; b++) value = (value << 8) | <u64>bytes[word * 8 + b];
-    if (value != unchecked(digest[word])) return false;
+    if (load<u64>(changetype<usize>(bytes) + (<usize>word << 3)) != unchecked(digest[word])) return false;
   }
   return true;
 }
@@ -111,46 +164,61 @@ export const enum IdentityFailure {
 export class IdentityResult {
   identity: Identity | null = null;
   failure: IdentityFailure = IdentityFailure.None;
+  // The identity a connection-mode request fills in, kept from request to request.
+  private own: Identity = new Identity();
 
-  static failed(failure: IdentityFailure): IdentityResult {
-    let result = new IdentityResult();
-    result.failure = failure;
-    return result;
+  // This result, now saying why there is no identity.
+  fail(failure: IdentityFailure): IdentityResult {
+    this.identity = null;
+    this.failure = failure;
+    return this;
   }
 
-  static of(identity: Identity): IdentityResult {
-    let result = new IdentityResult();
-    result.identity = identity;
-    return result;
+  // This result, now holding `identity`.
+  hold(identity: Identity): IdentityResult {
+    this.identity = identity;
+    this.failure = IdentityFailure.None;
+    return this;
+  }
+
+  // Whether the identity is the connection's own peer (connection mode, or a workload that called
+  // a sidecar directly), as Envoy's properties describe it.
+  get fromConnection(): bool {
+    return this.identity === this.own;
+  }
+
+  // This result's own identity, emptied.
+  fresh(): Identity {
+    return this.own.reset();
   }
 }
 
-// What Envoy told the filter about the connection (null = NotFound).
-export class ConnectionFacts {
-  digestHex: ArrayBuffer | null = null;
-  subject: string | null = null;
-  uriSan: string | null = null;
-  dnsSan: string | null = null;
-  // The request's x-forwarded-client-cert value as bytes (repeated headers comma-joined), or null.
-  xfcc: ArrayBuffer | null = null;
-  // Envoy's connection.peer_certificate (PEM; Envoy >= 1.38), or null.
-  peerCertificate: string | null = null;
-}
-
-function connectionDigest(facts: ConnectionFacts): StaticArray<u64> | null {
-  let hex = facts.digestHex;
-  if (hex === null || hex.byteLength == 0) return null;
-  let digest = new StaticArray<u64>(DIGEST_WORDS);
-  return decodeDigest(hex, digest) ? digest : null;
+// What Envoy says about the connection and the request, each value read from the host at most once
+// per request and only when asked for: the glue reads properties and headers, the specs give fixed
+// values. null: the host has none (NotFound).
+export abstract class ConnectionFacts {
+  // Where the connection's certificate digest is, as the 64 hex digits Envoy writes; 0 without a
+  // client certificate (or for a value of another length).
+  abstract digestHex(): usize;
+  // The same digest decoded; null without one, or for anything but 64 hex digits.
+  abstract digest(): StaticArray<u64> | null;
+  abstract subject(): string | null;
+  // The first URI and DNS SAN (Envoy's properties give only the first).
+  abstract uriSan(): string | null;
+  abstract dnsSan(): string | null;
+  // The x-forwarded-client-cert value (repeated headers comma-joined).
+  abstract xfcc(): ArrayBuffer | null;
+  // Envoy's connection.peer_certificate (PEM; Envoy >= 1.38).
+  abstract peerCertificate(): string | null;
 }
 
 // The connection's own certificate: Envoy's peer_certificate, or else an XFCC Cert= whose SHA-256 is
 // the connection's digest — the gateway's own element (SANITIZE_SET); what the element's other text
 // says does not matter, the certificate's bytes are proven.
 function connectionCertificate(facts: ConnectionFacts, digest: StaticArray<u64>): CertificateFacts | null {
-  let peer = facts.peerCertificate;
+  let peer = facts.peerCertificate();
   if (peer !== null) return certificateOf(peer, digest);
-  let xfcc = facts.xfcc;
+  let xfcc = facts.xfcc();
   if (xfcc === null || xfcc.byteLength == 0) return null;
   let elements = parseXfcc(xfcc);
   if (elements === null) return null;
@@ -164,24 +232,28 @@ function connectionCertificate(facts: ConnectionFacts, digest: StaticArray<u64>)
 
 // `connection` mode: the gateway terminated the client's TLS. Envoy's properties give the digest,
 // the subject and the first URI and DNS SAN; the certificate, read when the rules need it, gives the
-// rest.
-export function connectionIdentity(facts: ConnectionFacts, needsCertificate: bool): IdentityResult {
-  let digest = connectionDigest(facts);
-  if (digest === null) return IdentityResult.failed(IdentityFailure.NoClientCertificate);
-  let identity = new Identity();
-  identity.digest = digest;
-  let subject = facts.subject;
-  identity.subject = subject === null ? "" : subject;
-  let certificate = needsCertificate ? connectionCertificate(facts, digest) : null;
-  if (certificate !== null) {
-    identity.takeCertificate(certificate);
-  } else {
-    let uri = facts.uriSan;
-    if (uri !== null && uri.length > 0) identity.uriSans.push(uri);
-    let dns = facts.dnsSan;
-    if (dns !== null && dns.length > 0) identity.dnsSans.push(dns);
+// rest. Only what the rules compare is read (`subject`, `sans`, `certificate`); the identity is the
+// result's own, reused from request to request.
+export function connectionIdentity(facts: ConnectionFacts, subject: bool, sans: bool, certificate: bool, result: IdentityResult): IdentityResult {
+  let hex = facts.digestHex();
+  if (hex == 0) return result.fail(IdentityFailure.NoClientCertificate);
+  let identity = result.fresh();
+  identity.digestSpelled(hex);
+  if (subject) {
+    let text = facts.subject();
+    identity.subject = text === null ? "" : text;
   }
-  return IdentityResult.of(identity);
+  let digest = certificate ? identity.digest : null;
+  let read = digest !== null ? connectionCertificate(facts, digest) : null;
+  if (read !== null) {
+    identity.takeCertificate(read);
+  } else if (sans) {
+    let uri = facts.uriSan();
+    if (uri !== null && uri.length > 0) identity.uriSans = [uri];
+    let dns = facts.dnsSan();
+    if (dns !== null && dns.length > 0) identity.dnsSans = [dns];
+  }
+  return result.hold(identity);
 }
 
 // An element's identity as its text states it, for judging whether it is a trusted proxy: Hash,
@@ -196,7 +268,9 @@ export function elementIdentity(element: XfccElement, certificate: CertificateFa
   }
   identity.subject = element.hasSubject ? element.subject : null;
   // Envoy writes a lone empty URI= for a certificate without URI SANs.
-  for (let i = 0; i < element.uris.length; i++) if (element.uris[i].length > 0) identity.uriSans.push(element.uris[i]);
+  let uris = new Array<string>();
+  for (let i = 0; i < element.uris.length; i++) if (element.uris[i].length > 0) uris.push(element.uris[i]);
+  identity.uriSans = uris;
   identity.dnsSans = element.dnss;
   return identity;
 }
@@ -231,11 +305,15 @@ function provenCertificate(element: XfccElement): CertificateFacts | null {
 function describesConnection(element: XfccElement, facts: ConnectionFacts, digest: StaticArray<u64>): bool {
   let hash = element.digest;
   if (hash === null || !sameDigest(hash, digest)) return false;
-  let uri = facts.uriSan;
-  if (element.uris.length > 0 && element.uris[0] != (uri === null ? "" : uri)) return false;
-  let dns = facts.dnsSan;
-  if (element.dnss.length > 0 && (dns === null || element.dnss[0] != dns)) return false;
-  let subject = facts.subject;
+  if (element.uris.length > 0) {
+    let uri = facts.uriSan();
+    if (element.uris[0] != (uri === null ? "" : uri)) return false;
+  }
+  if (element.dnss.length > 0) {
+    let dns = facts.dnsSan();
+    if (dns === null || element.dnss[0] != dns) return false;
+  }
+  let subject = element.hasSubject ? facts.subject() : null;
   if (element.hasSubject && element.subject != (subject === null ? "" : subject)) return false;
   return true;
 }
@@ -253,8 +331,8 @@ export class XfccChain {
 // client.
 export function xfccChain(facts: ConnectionFacts): XfccChain {
   let chain = new XfccChain();
-  let xfcc = facts.xfcc;
-  let digest = connectionDigest(facts);
+  let xfcc = facts.xfcc();
+  let digest = facts.digest();
   if (xfcc === null || xfcc.byteLength == 0) {
     chain.failure = IdentityFailure.XfccMissing;
     return chain;
@@ -292,13 +370,13 @@ export function xfccChain(facts: ConnectionFacts): XfccChain {
 
 // The client named by element `index` of a proven chain: its certificate is required, and says
 // everything.
-export function clientIdentity(chain: XfccChain, index: i32): IdentityResult {
+export function clientIdentity(chain: XfccChain, index: i32, result: IdentityResult): IdentityResult {
   let certificate = chain.certificates[index];
-  if (certificate === null) return IdentityResult.failed(IdentityFailure.XfccMalformed);
+  if (certificate === null) return result.fail(IdentityFailure.XfccMalformed);
   let element = chain.elements[index];
   let identity = new Identity();
   identity.digest = element.digest;
   identity.subject = certificate.subject;
   identity.takeCertificate(certificate);
-  return IdentityResult.of(identity);
+  return result.hold(identity);
 }

@@ -55,10 +55,8 @@ function lowered(ptr: usize, start: i32, end: i32): string {
   return String.UTF16.decodeUnsafe(changetype<usize>(units), <usize>(end - start) << 1);
 }
 
-// The host of an :authority value (its bytes as Envoy holds them).
-export function requestHost(authority: ArrayBuffer): RequestHost {
-  let ptr = changetype<usize>(authority);
-  let length = authority.byteLength;
+// The host of an :authority value: `length` bytes at `ptr`, as Envoy holds them.
+export function requestHost(ptr: usize, length: i32): RequestHost {
   if (length == 0) return RequestHost.AMBIGUOUS;
   if (load<u8>(ptr) == Char.OpenBracket) {
     let at = 1;
@@ -101,7 +99,7 @@ export class HostPattern {
     let wildcard = end > 2 && load<u8>(ptr) == Char.Star && load<u8>(ptr + 1) == Char.Dot;
     let start = wildcard ? 2 : 0;
     if (load<u8>(ptr) == Char.OpenBracket) {
-      let host = requestHost(bytes.slice(0, end));
+      let host = requestHost(changetype<usize>(bytes), end);
       if (host.ambiguous || load<u8>(ptr + <usize>(end - 1)) != Char.CloseBracket) {
         problem.push("expected an IPv6 address in brackets without a port");
         return null;

@@ -5,6 +5,7 @@ import { ConnectionFacts, Identity, IdentityFailure, IdentityResult, clientIdent
 import { RequestHost } from "./authority";
 import { RequestPath } from "./path";
 import { IdentitySource, Policy } from "./policy";
+import { RuleList } from "./rule-list";
 
 export const enum Reason {
   Allowed,
@@ -52,34 +53,50 @@ function failureReason(failure: IdentityFailure): Reason {
   }
 }
 
+// What was decided; the filter keeps one and reuses it for every request.
 export class Verdict {
-  constructor(
-    public reason: Reason,
-    // The rule that decided: an allow rule when allowed, a deny rule for denied_by_rule; else "".
-    public rule: string,
-  ) {}
+  reason: Reason = Reason.NotAllowed;
+  // The rule that decided — an allow rule when allowed, a deny rule for denied_by_rule — as its
+  // list and index; null and -1 otherwise.
+  list: RuleList | null = null;
+  index: i32 = -1;
 
   get allowed(): bool {
     return this.reason == Reason.Allowed;
   }
+
+  // The deciding rule's name; "" when no rule decided.
+  get rule(): string {
+    let list = this.list;
+    return list === null ? "" : list.name(this.index);
+  }
+
+  set(reason: Reason, list: RuleList | null, index: i32): Verdict {
+    this.reason = reason;
+    this.list = list;
+    this.index = index;
+    return this;
+  }
 }
 
-// The client's identity under the policy's identity source.
-export function establish(policy: Policy, facts: ConnectionFacts): IdentityResult {
-  if (policy.source == IdentitySource.Connection) return connectionIdentity(facts, policy.readsCertificate);
+// The client's identity under the policy's identity source, into `result` (connection mode reuses
+// its identity: nothing is allocated for a plain request).
+export function establish(policy: Policy, facts: ConnectionFacts, result: IdentityResult = new IdentityResult()): IdentityResult {
+  if (policy.source == IdentitySource.Connection) return connectionIdentity(facts, policy.needsSubject, policy.needsSans, policy.readsCertificate, result);
   let chain = xfccChain(facts);
-  if (chain.failure != IdentityFailure.None) return IdentityResult.failed(chain.failure);
+  if (chain.failure != IdentityFailure.None) return result.fail(chain.failure);
   // The last element is this connection's peer, which Envoy's properties describe better than any
-  // text: judge it as connection mode would (a workload calling directly is its own client).
-  let peer = connectionIdentity(facts, policy.readsCertificate);
+  // text: judge it as connection mode would (a workload calling directly is its own client); any
+  // trusted-proxy matcher may need any of its facts.
+  let peer = connectionIdentity(facts, true, true, policy.readsCertificate, result);
   if (!isTrustedProxy(policy, peer.identity!)) return peer;
   // Walk back from there past every trusted proxy: the first other element is the client, and only
   // a certificate proves what its text says.
   let elements = chain.elements;
   for (let i = elements.length - 2; i >= 0; i--) {
-    if (!isTrustedProxy(policy, elementIdentity(elements[i], chain.certificates[i]))) return clientIdentity(chain, i);
+    if (!isTrustedProxy(policy, elementIdentity(elements[i], chain.certificates[i]))) return clientIdentity(chain, i, result);
   }
-  return IdentityResult.failed(IdentityFailure.XfccMissing);
+  return result.fail(IdentityFailure.XfccMissing);
 }
 
 // A proxy is trusted only on what is known of it: matchers are judged as an allow rule's are.
@@ -91,13 +108,13 @@ function isTrustedProxy(policy: Policy, identity: Identity): bool {
   return false;
 }
 
-// `nowMs` is the filter's clock in milliseconds.
-export function decide(policy: Policy, result: IdentityResult, host: RequestHost, path: RequestPath, nowMs: i64): Verdict {
+// `nowMs` is the filter's clock in milliseconds. The verdict goes into `verdict`.
+export function decide(policy: Policy, result: IdentityResult, host: RequestHost, path: RequestPath, nowMs: i64, verdict: Verdict = new Verdict()): Verdict {
   let identity = result.identity;
-  if (identity === null) return new Verdict(failureReason(result.failure), "");
+  if (identity === null) return verdict.set(failureReason(result.failure), null, -1);
   let denied = policy.deny.firstMatch(identity, host, path, nowMs);
-  if (denied >= 0) return new Verdict(Reason.DeniedByRule, policy.deny.name(denied));
+  if (denied >= 0) return verdict.set(Reason.DeniedByRule, policy.deny, denied);
   let allowed = policy.allow.firstMatch(identity, host, path, nowMs);
-  if (allowed >= 0) return new Verdict(Reason.Allowed, policy.allow.name(allowed));
-  return new Verdict(Reason.NotAllowed, "");
+  if (allowed >= 0) return verdict.set(Reason.Allowed, policy.allow, allowed);
+  return verdict.set(Reason.NotAllowed, null, -1);
 }

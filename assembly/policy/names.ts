@@ -18,15 +18,13 @@ export class NameTable {
   }
 
   // The bytes a table sized for `expected` names of `bytes` bytes allocates.
-  static bytesFor(expected: i32, bytes: i32): i64 {
-    return <i64>max(bytes, 256) + <i64>expected * 4 + <i64>NameTable.slotsFor(expected) * 4;
+  static bytesFor(expected: i32, bytes: i64): i64 {
+    return max<i64>(bytes, 256) + <i64>expected * 4 + <i64>NameTable.slotsFor(expected) * 4;
   }
 
-  // A power of two at least twice the names.
+  // Enough slots for `expected` names at a load of at most 3/4.
   private static slotsFor(expected: i32): i32 {
-    let slots = 16;
-    while (slots < expected * 2) slots <<= 1;
-    return slots;
+    return max(16, <i32>((<i64>expected * 4 + 2) / 3) + 1);
   }
 
   private static emptySlots(size: i32): StaticArray<i32> {
@@ -47,15 +45,27 @@ export class NameTable {
     return index + 1 < this.starts.length ? unchecked(this.starts[index + 1]) : this.used;
   }
 
+  // Where the name's UTF-8 bytes are (until the table grows) and how many.
+  namePtr(index: i32): usize {
+    return changetype<usize>(this.bytes) + <usize>this.start(index);
+  }
+
+  nameLength(index: i32): i32 {
+    return this.end(index) - this.start(index);
+  }
+
   name(index: i32): string {
     let start = this.start(index);
     return String.UTF8.decodeUnsafe(changetype<usize>(this.bytes) + <usize>start, <usize>(this.end(index) - start));
   }
 
-  private static hash(ptr: usize, length: i32): u32 {
-    let h: u32 = 0x811c9dc5; // FNV-1a
-    for (let i = 0; i < length; i++) h = (h ^ <u32>load<u8>(ptr + <usize>i)) * 0x01000193;
-    return h;
+  // Eight bytes at a time, then the rest (never reading past the name).
+  private static hash(ptr: usize, length: i32): u64 {
+    let h: u64 = <u64>length;
+    let at = 0;
+    for (; at + 8 <= length; at += 8) h = (h ^ load<u64>(ptr + <usize>at)) * 0x9e3779b97f4a7c15;
+    for (; at < length; at++) h = (h ^ <u64>load<u8>(ptr + <usize>at)) * 0xc2b2ae3d27d4eb4f;
+    return h ^ (h >> 29);
   }
 
   private same(index: i32, ptr: usize, length: i32): bool {
@@ -65,12 +75,13 @@ export class NameTable {
 
   // The slot holding the name at ptr/length, or the empty slot where it would go.
   private find(ptr: usize, length: i32): i32 {
-    let mask = this.slots.length - 1;
-    let slot = <i32>NameTable.hash(ptr, length) & mask;
+    let size = this.slots.length;
+    // Lemire's multiply-shift: the high half of the hash onto any table size.
+    let slot = <i32>(((NameTable.hash(ptr, length) >> 32) * <u64>size) >> 32);
     while (true) {
       let index = unchecked(this.slots[slot]);
       if (index == EMPTY || this.same(index, ptr, length)) return slot;
-      slot = (slot + 1) & mask;
+      slot = slot + 1 == size ? 0 : slot + 1;
     }
   }
 
@@ -92,7 +103,7 @@ export class NameTable {
     let index = this.starts.length;
     this.starts.push(this.used);
     this.used += length;
-    if ((index + 1) * 2 > this.slots.length) {
+    if (<i64>(index + 1) * 4 > <i64>this.slots.length * 3) {
       this.slots = NameTable.emptySlots(this.slots.length << 1);
       for (let i = 0; i <= index; i++) {
         let start = this.start(i);

@@ -111,10 +111,9 @@ function decoded(ptr: usize, end: i32, ambiguity: StaticArray<i32>): string | nu
   return why == Ambiguity.None ? String.UTF8.decodeUnsafe(out.dataStart, <usize>unchecked(size[0])) : null;
 }
 
-// The path of a :path value (its bytes as Envoy holds them).
-export function requestPath(raw: ArrayBuffer): RequestPath {
-  let ptr = changetype<usize>(raw);
-  let end = raw.byteLength;
+// The path of a :path value: `length` bytes at `ptr`, as Envoy holds them.
+export function requestPath(ptr: usize, length: i32): RequestPath {
+  let end = length;
   for (let i = 0; i < end; i++) {
     if (load<u8>(ptr + <usize>i) == Char.Question) {
       end = i;

@@ -38,6 +38,8 @@ export class Policy {
   denyResponse: DenyResponse = new DenyResponse();
   // Warn about an allowed certificate this many days before it expires; 0: never.
   expiryWarningDays: i32 = 0;
+  // At most this many deny lines per second per worker; the rest are counted (0: no deny lines).
+  denyLinesPerSecond: i32 = 10;
 
   // What the request path must read from the host, worked out once from the rules.
   needsHost: bool = false;

@@ -61,9 +61,10 @@ export class Matcher {
   }
 
   // Whether every matcher this names matches the identity; `deny` says what an unknown fact does.
-  matches(identity: Identity, deny: bool): bool {
+  // `digestMatched`: the identity's digest is known to be this matcher's (found by it in an index).
+  matches(identity: Identity, deny: bool, digestMatched: bool = false): bool {
     let digest = this.digest;
-    if (digest !== null) {
+    if (digest !== null && !digestMatched) {
       let actual = identity.digest;
       if (actual === null) {
         if (!deny) return false;
@@ -189,13 +190,14 @@ export class Rule {
     return this.notBefore != NO_START || this.notAfter != NO_END;
   }
 
-  // `nowMs` is milliseconds since the epoch; `deny` says what an unknown fact does.
-  matches(identity: Identity, host: RequestHost, path: RequestPath, nowMs: i64, deny: bool): bool {
+  // `nowMs` is milliseconds since the epoch; `deny` says what an unknown fact does; `viaIndex`: the
+  // rule was found through the digest index, so its sha256 is the identity's.
+  matches(identity: Identity, host: RequestHost, path: RequestPath, nowMs: i64, deny: bool, viaIndex: bool): bool {
     if (nowMs < this.notBefore || nowMs > this.notAfter) return false;
     let hosts = this.hosts;
     if (hosts !== null && !hostInScope(hosts, host, deny)) return false;
     let paths = this.paths;
     if (paths !== null && !pathInScope(paths, path, deny)) return false;
-    return this.matcher.matches(identity, deny);
+    return this.matcher.matches(identity, deny, viaIndex);
   }
 }
