@@ -1,192 +1,174 @@
-// npm run bench: the filter's cost per request, side by side with the floor (bench/floor.wat: the
-// same host calls with no SDK and no logic), measured interleaved in one process through the
-// Envoy-faithful host; plus configure time, linear memory per rule and module size. Prints a table
-// and writes build/bench.json. Not part of npm test: timings are for comparing, never asserting.
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// npm run bench: what the filter costs per request and per configured rule, measured where it is
+// honest. Exactly: the WebAssembly instructions the module executes (bench/instrument.ts counts them;
+// no machine or host changes them), with the largest single request and where they go, function by
+// function. In time: nanoseconds per request in a lean host whose own cost is a fraction of a
+// microsecond (bench/lean-host.ts), beside a floor module that makes a request's host calls and
+// nothing else. Plus configure cost, memory per rule and module size. Prints the tables and writes
+// build/bench.json. Not part of npm test (tests/bench.test.ts guards the instruction counts instead).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import wabtInit from 'wabt';
-import { X509Certificate } from 'node:crypto';
-import { EnvoyHost, mtls, type Plugin, type RequestSpec } from '../host/index.js';
-import { xfccElement } from '../host/xfcc.js';
-import { ensureDemoPki } from '../demo/pki.js';
-import { certificateFacts, peerCertificate } from '../host/certificate.js';
+import { CountingHost } from './count.js';
+import { LeanHost, type LeanOutcome } from './lean-host.js';
+import { ROOT, type Scenario, fingerprints, leanOf, scenarios } from './scenarios.js';
 
-const root = new URL('..', import.meta.url).pathname;
-const MODULE = join(root, 'build/cert-allowlist.wasm');
+const MODULE = join(ROOT, 'build/cert-allowlist.wasm');
+const NAMED = join(ROOT, 'build/bench/cert-allowlist.named.wasm');
 const quick = process.argv.includes('--quick');
-const ROUNDS = quick ? 5 : 21;
-const BATCH = quick ? 500 : 2000;
 const LIST_SIZES = quick ? [1, 1000, 100_000] : [1, 1000, 100_000, 1_000_000];
+const COUNTED = quick ? 2_000 : 10_000;
+const ROUNDS = quick ? 5 : 15;
+const BATCH = quick ? 2_000 : 10_000;
+const CONFIGURE_SIZES = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
 
-const digest = (i: number) => `${(i * 2654435761 >>> 0).toString(16).padStart(8, '0')}${i.toString(16).padStart(56, '0')}`;
-const STRANGER = 'f'.repeat(64);
-
-function fingerprints(count: number, extra: object = {}): Buffer {
-  const parts: string[] = [];
-  for (let i = 0; i < count; i++) parts.push(`{"name":"client-${i}","sha256":"${digest(i)}"}`);
-  const rest = JSON.stringify(extra).slice(1, -1);
-  return Buffer.from(`{"allow":[${parts.join(',')}]${rest ? `,${rest}` : ''}}`);
+// The release module built again with its name section (asc --debug keeps the code as it is), for
+// the per-function breakdown; its counts must equal the release module's.
+function namedBuild(): Uint8Array {
+  mkdirSync(join(ROOT, 'build/bench'), { recursive: true });
+  execFileSync(join(ROOT, 'node_modules/.bin/asc'), ['assembly/index.ts', '--target', 'release', '--debug', '-o', NAMED], { cwd: ROOT, stdio: 'inherit' });
+  return readFileSync(NAMED);
 }
 
-async function filterHost(config: Buffer): Promise<EnvoyHost> {
-  const host = await EnvoyHost.load(MODULE, { canary: false });
-  if (!host.configure(config)) throw new Error(`configuration refused: ${host.logsAtLeast('error').map((e) => e.message).join('; ')}`);
-  return host;
-}
-
-// The floor module; configured with `{"deny":true}` it is the denying floor (see floor.wat).
-async function floorHost(configuration = '{}'): Promise<EnvoyHost> {
+async function floorModule(): Promise<Uint8Array> {
   const wabt = await wabtInit();
-  const module = wabt.parseWat('floor.wat', readFileSync(join(root, 'bench/floor.wat'), 'utf8'));
-  const host = await EnvoyHost.load(module.toBinary({}).buffer, { canary: false });
+  const module = wabt.parseWat('floor.wat', readFileSync(join(ROOT, 'bench/floor.wat'), 'utf8'));
+  const binary = new Uint8Array(module.toBinary({}).buffer);
   module.destroy();
-  host.configure(configuration);
-  return host;
+  return binary;
 }
 
-interface Scenario {
-  name: string;
-  note: string;
-  plugin: Plugin;
-  spec: RequestSpec;
-  expect: number;
-  samples: number[];
-  /** The floor this scenario is compared with: the floor module serving the same request. */
-  floor: Scenario | null;
-  /** For a denial: the denying floor, which also makes the calls a denial needs. */
-  denyingFloor?: Scenario;
-}
-
-const peer = (sha256: string, extra: object = {}) => mtls({ sha256, subject: 'CN=client,O=Bench', uriSans: [], dnsSans: [], ...extra });
-
-function run(scenario: Scenario, count: number): number {
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < count; i++) {
-    const outcome = scenario.plugin.request(scenario.spec);
-    if (outcome.response.status !== scenario.expect) throw new Error(`${scenario.name}: got ${outcome.response.status}`);
-  }
-  return Number(process.hrtime.bigint() - start) / count;
+function checker(scenario: Scenario): (outcome: LeanOutcome) => void {
+  return (outcome) => {
+    if (outcome.status !== scenario.status) throw new Error(`${scenario.name}: got ${outcome.status}, expected ${scenario.status}`);
+  };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
+interface Row {
+  name: string;
+  note: string;
+  instructions: number;
+  maxInstructions: number;
+  floorInstructions: number;
+  ns: number;
+  floorNs: number;
+  functions: { name: string; instructions: number }[];
+}
+
 async function main(): Promise<void> {
-  const scenarios: Scenario[] = [];
-  const floorModule = await floorHost();
-  // Each row is compared with the floor module serving the same request: the host's own cost of
-  // carrying, say, a 2 KB XFCC header is not the filter's. One floor row per distinct set of headers.
-  const floors = new Map<string, Scenario>();
-  const floorFor = (spec: RequestSpec, forName: string): Scenario => {
-    const key = JSON.stringify(spec.headers ?? {});
-    let floor = floors.get(key);
-    if (!floor) {
-      const name = floors.size === 0 ? 'floor' : `floor, the request of "${forName}"`;
-      const note = floors.size === 0 ? 'raw ABI: digest property, :authority, :path, Continue' : 'raw ABI as above; the header is carried, not read';
-      floor = { name, note, plugin: floorModule.defaultPlugin, spec, expect: 200, samples: [], floor: null };
-      floors.set(key, floor);
-      scenarios.push(floor);
-    }
-    return floor;
-  };
-  const add = (name: string, note: string, host: EnvoyHost, spec: RequestSpec, expect: number) => {
-    const floor = floorFor(spec, name);
-    scenarios.push({ name, note, plugin: host.defaultPlugin, spec, expect, samples: [], floor, denyingFloor: expect === 403 ? denyingFloor : undefined });
-  };
-  const base = { authority: 'payments.example.com', path: '/ledger/x' };
-  floorFor({ ...base, connection: peer(STRANGER) }, 'floor');
-  const denyingFloor: Scenario = {
-    name: 'floor, denying',
-    note: 'raw ABI as the floor, then subject, URI SAN, 2 counters, log line, 403 local reply',
-    plugin: (await floorHost('{"deny":true}')).defaultPlugin,
-    spec: { ...base, connection: peer(STRANGER) },
-    expect: 403,
-    samples: [],
-    floor: null,
-  };
-  scenarios.push(denyingFloor);
+  const release = readFileSync(MODULE);
+  const named = namedBuild();
+  const floor = await floorModule();
+  const all = scenarios(LIST_SIZES);
 
-  for (const size of LIST_SIZES) {
-    const host = await filterHost(fingerprints(size));
-    add(`allow, ${size.toLocaleString('en')} sha256 rules`, 'connection mode, listed', host, { ...base, connection: peer(digest(size - 1)) }, 200);
-    add(`deny, ${size.toLocaleString('en')} sha256 rules`, 'connection mode, unlisted (403 + log line)', host, { ...base, connection: peer(STRANGER) }, 403);
+  // The floors: the same request through the floor module, allowing or denying.
+  const floors = new Map<string, { counting: CountingHost; timing: LeanHost }>();
+  for (const kind of ['allow', 'deny'] as const) {
+    const configuration = Buffer.from(kind === 'deny' ? '{"deny":true}' : '{}');
+    const counting = await CountingHost.load(floor);
+    counting.configure(configuration);
+    const timing = await LeanHost.load(floor);
+    timing.configure(configuration);
+    floors.set(kind, { counting, timing });
   }
-  const scoped = Buffer.from(JSON.stringify({
-    hosts: ['payments.example.com', '*.bank.example'],
-    allow: Array.from({ length: 1000 }, (_, i) => ({ name: `client-${i}`, sha256: digest(i), hosts: ['payments.example.com'], paths: ['/ledger/', '/reports/'] })),
-    deny: [{ name: 'no-teapot', cn: 'client', paths: ['/status/418'] }],
-  }));
-  add('allow, 1,000 host/path-scoped rules', 'connection mode, host and path read and normalised', await filterHost(scoped), { ...base, connection: peer(digest(999)) }, 200);
-  add('deny, dry-run', 'logged and counted, continues', await filterHost(fingerprints(1000, { mode: 'dry-run' })), { ...base, connection: peer(STRANGER) }, 200);
 
-  const gatewayCert = 'a'.repeat(64);
-  const pem = encodeURIComponent(`-----BEGIN CERTIFICATE-----\n${'MIIB'.padEnd(1500, 'A')}\n-----END CERTIFICATE-----\n`);
-  const xfcc = `Hash=${digest(7)};Cert="${pem}";Subject="CN=client,O=Bench";URI=spiffe://partner.example/ns/bank/sa/batch,` +
-    `By=spiffe://cluster.local/ns/app/sa/app;Hash=${gatewayCert};Subject="";URI=spiffe://cluster.local/ns/istio-system/sa/gateway`;
-  const xfccConfig = fingerprints(1000, { identitySource: 'xfcc', trustedProxies: [{ uriSan: 'spiffe://cluster.local/ns/istio-system/sa/gateway' }] });
-  add('allow, XFCC mode, 2-element header', `xfcc mode, ${xfcc.length} byte header with Cert=`, await filterHost(xfccConfig),
-    { ...base, connection: peer(gatewayCert, { subject: '', uriSans: ['spiffe://cluster.local/ns/istio-system/sa/gateway'] }), headers: { 'x-forwarded-client-cert': xfcc } }, 200);
-  // A rule read from the certificate itself: the filter decodes Cert=, checks its SHA-256 against
-  // the connection and reads the SPKI (the demo PKI's allowed certificate).
-  const demo = certificateFacts(new X509Certificate(readFileSync(ensureDemoPki(join(root, 'build/pki')).cert('allowed'))));
-  add('allow, SPKI pin from XFCC Cert=', 'connection mode, the certificate read from Cert= (then remembered by digest and text)', await filterHost(Buffer.from(JSON.stringify({ allow: [{ name: 'pinned', spki: demo.spkiSha256 }] }))),
-    { ...base, connection: mtls(peerCertificate(demo)), headers: { 'x-forwarded-client-cert': xfccElement(peerCertificate(demo)) } }, 200);
-
-  for (const scenario of scenarios) run(scenario, BATCH); // warm-up
+  const rows: Row[] = [];
+  const timed: { run: (n: number) => void; floorRun: (n: number) => void; samples: number[]; floorSamples: number[] }[] = [];
+  for (const scenario of all) {
+    const request = leanOf(scenario.request);
+    const check = checker(scenario);
+    const counting = await CountingHost.load(release);
+    if (!counting.configure(scenario.configuration).accepted) throw new Error(`${scenario.name}: configuration refused`);
+    const counts = counting.requests(request, COUNTED, 100, check);
+    // The same configuration and requests through a fresh release module and the named build: the
+    // same count, or the breakdown would describe another module.
+    const namedHost = await CountingHost.load(named);
+    const fresh = await CountingHost.load(release);
+    namedHost.configure(scenario.configuration);
+    fresh.configure(scenario.configuration);
+    namedHost.requests(request, 200, 0, check);
+    fresh.requests(request, 200, 0, check);
+    if (namedHost.total() !== fresh.total()) throw new Error(`${scenario.name}: the named build counts differently from the release module`);
+    const functions = namedHost.breakdown(request, 100).slice(0, 12);
+    const floorHosts = floors.get(scenario.floor)!;
+    const floorCounts = floorHosts.counting.requests(request, 100, 10, () => {});
+    const timing = await LeanHost.load(release);
+    timing.configure(scenario.configuration);
+    const run = (n: number) => {
+      for (let i = 0; i < n; i++) check(timing.send(request));
+    };
+    const floorRun = (n: number) => {
+      for (let i = 0; i < n; i++) floorHosts.timing.send(request);
+    };
+    rows.push({ name: scenario.name, note: scenario.note, instructions: counts.mean, maxInstructions: counts.max, floorInstructions: floorCounts.mean, ns: 0, floorNs: 0, functions });
+    timed.push({ run, floorRun, samples: [], floorSamples: [] });
+  }
+  // Interleaved rounds: every scenario and its floor in each, so drift hits them alike.
+  for (const t of timed) {
+    t.run(BATCH / 10);
+    t.floorRun(BATCH / 10);
+  }
   for (let round = 0; round < ROUNDS; round++) {
-    for (const scenario of scenarios) scenario.samples.push(run(scenario, BATCH));
-  }
-
-  const configure: { rules: number; ms: number }[] = [];
-  const memory: { rules: number; bytesPerRule: number }[] = [];
-  for (const size of quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]) {
-    const config = fingerprints(size);
-    const times: number[] = [];
-    for (let i = 0; i < (size >= 1_000_000 ? 1 : 5); i++) {
-      const host = await EnvoyHost.load(MODULE, { canary: false });
-      const start = process.hrtime.bigint();
-      if (!host.configure(config)) throw new Error('refused');
-      times.push(Number(process.hrtime.bigint() - start) / 1e6);
-      if (i === 0) {
-        const small = await filterHost(fingerprints(1));
-        memory.push({ rules: size, bytesPerRule: (host.memoryBytes() - small.memoryBytes()) / size });
-      }
+    for (const t of timed) {
+      let start = process.hrtime.bigint();
+      t.run(BATCH);
+      t.samples.push(Number(process.hrtime.bigint() - start) / BATCH);
+      start = process.hrtime.bigint();
+      t.floorRun(BATCH);
+      t.floorSamples.push(Number(process.hrtime.bigint() - start) / BATCH);
     }
-    configure.push({ rules: size, ms: median(times) });
+  }
+  rows.forEach((row, i) => {
+    row.ns = median(timed[i].samples);
+    row.floorNs = median(timed[i].floorSamples);
+  });
+
+  const configure: { rules: number; instructionsPerRule: number; ms: number; bytesPerRule: number }[] = [];
+  const one = await LeanHost.load(release);
+  one.configure(fingerprints(1));
+  for (const size of CONFIGURE_SIZES) {
+    const configuration = fingerprints(size);
+    const counting = await CountingHost.load(release);
+    const counted = counting.configure(configuration);
+    const timing = await LeanHost.load(release);
+    const start = process.hrtime.bigint();
+    if (!counted.accepted || !timing.configure(configuration)) throw new Error('configuration refused');
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    configure.push({ rules: size, instructionsPerRule: counted.instructions / size, ms, bytesPerRule: (timing.memoryBytes() - one.memoryBytes()) / size });
   }
 
   const report = {
     machine: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`,
-    rounds: ROUNDS,
-    batch: BATCH,
-    requests: scenarios.map((s) => ({
-      name: s.name,
-      note: s.note,
-      medianNs: median(s.samples),
-      floor: (s.floor ?? s).name,
-      ratio: median(s.samples) / median((s.floor ?? s).samples),
-      ratioToDenyingFloor: s.denyingFloor ? median(s.samples) / median(s.denyingFloor.samples) : undefined,
-    })),
+    method: `instructions: mean and largest of ${COUNTED} requests after 100; ns: median of ${ROUNDS} interleaved rounds of ${BATCH}`,
+    requests: rows,
     configure,
-    memory,
-    moduleBytes: statSync(MODULE).size,
+    module: { bytes: release.length, gzipBytes: gzipSync(release, { level: 9 }).length },
   };
-  mkdirSync(join(root, 'build'), { recursive: true });
-  writeFileSync(join(root, 'build/bench.json'), `${JSON.stringify(report, null, 2)}\n`);
+  mkdirSync(join(ROOT, 'build'), { recursive: true });
+  writeFileSync(join(ROOT, 'build/bench.json'), `${JSON.stringify(report, null, 2)}\n`);
 
-  console.log(`machine: ${report.machine}; ${ROUNDS} interleaved rounds of ${BATCH} requests, medians\n`);
-  console.log('| scenario | ns/request | × floor | × denying floor | what |');
-  console.log('|---|---:|---:|---:|---|');
-  for (const r of report.requests) {
-    const denying = r.ratioToDenyingFloor === undefined ? '' : r.ratioToDenyingFloor.toFixed(2);
-    console.log(`| ${r.name} | ${Math.round(r.medianNs)} | ${r.ratio.toFixed(2)} | ${denying} | ${r.note} |`);
+  console.log(`\n${report.machine}; ${report.method}\n`);
+  console.log('| scenario | instructions | largest | floor | ns | floor ns | what |');
+  console.log('|---|---:|---:|---:|---:|---:|---|');
+  for (const r of rows) {
+    console.log(`| ${r.name} | ${Math.round(r.instructions).toLocaleString('en')} | ${r.maxInstructions.toLocaleString('en')} | ${Math.round(r.floorInstructions)} | ${Math.round(r.ns)} | ${Math.round(r.floorNs)} | ${r.note} |`);
   }
-  console.log('\n| configure | ms |\n|---|---:|');
-  for (const c of configure) console.log(`| ${c.rules.toLocaleString('en')} sha256 rules | ${Math.round(c.ms)} |`);
-  console.log('\n| linear memory | bytes per rule |\n|---|---:|');
-  for (const m of memory) console.log(`| ${m.rules.toLocaleString('en')} sha256 rules | ${Math.round(m.bytesPerRule)} |`);
-  console.log(`\nrelease module: ${report.moduleBytes} bytes (${(report.moduleBytes / 1024).toFixed(1)} KiB)`);
-  console.log('written to build/bench.json');
+  console.log('\n| configure | instructions per rule | ms | linear memory per rule |\n|---|---:|---:|---:|');
+  for (const c of configure) {
+    console.log(`| ${c.rules.toLocaleString('en')} sha256 rules | ${Math.round(c.instructionsPerRule).toLocaleString('en')} | ${Math.round(c.ms)} | ${Math.round(c.bytesPerRule)} B |`);
+  }
+  console.log(`\nmodule: ${report.module.bytes.toLocaleString('en')} bytes, ${report.module.gzipBytes.toLocaleString('en')} gzipped`);
+  if (process.argv.includes('--functions')) {
+    for (const r of rows) {
+      console.log(`\n${r.name}:`);
+      for (const f of r.functions) console.log(`  ${Math.round(f.instructions).toString().padStart(7)}  ${f.name}`);
+    }
+  }
+  console.log('\nwritten to build/bench.json (per-function breakdowns included; --functions prints them)');
 }
 
 await main();

@@ -1,0 +1,106 @@
+// Counts the instructions a module executes, per request and per function, through the lean host.
+import { instrument } from './instrument.js';
+import { LeanHost, type LeanOutcome, type LeanRequest } from './lean-host.js';
+
+// The function names of a module's name section (a build with --debug has one), by function index.
+export function functionNames(binary: Uint8Array): Map<number, string> {
+  const names = new Map<number, string>();
+  const module = new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>);
+  const section = WebAssembly.Module.customSections(module, 'name')[0];
+  if (!section) return names;
+  const bytes = new Uint8Array(section);
+  let pos = 0;
+  const u32 = () => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[pos++];
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
+      shift += 7;
+    }
+  };
+  while (pos < bytes.length) {
+    const id = bytes[pos++];
+    const size = u32();
+    const end = pos + size;
+    if (id === 1) {
+      for (let n = u32(); n > 0; n--) {
+        const index = u32();
+        const length = u32();
+        names.set(index, new TextDecoder().decode(bytes.subarray(pos, pos + length)));
+        pos += length;
+      }
+    }
+    pos = end;
+  }
+  return names;
+}
+
+export interface Counts {
+  mean: number;
+  max: number;
+}
+
+export class CountingHost {
+  private readonly counters: WebAssembly.Global[];
+
+  private constructor(
+    readonly host: LeanHost,
+    private readonly firstDefined: number,
+    readonly names: Map<number, string>,
+  ) {
+    const exports = host.wasm as Record<string, WebAssembly.Global>;
+    this.counters = [];
+    for (let i = 0; exports[`__count_${firstDefined + i}`]; i++) this.counters.push(exports[`__count_${firstDefined + i}`]);
+  }
+
+  static async load(binary: Uint8Array): Promise<CountingHost> {
+    const counted = instrument(binary);
+    return new CountingHost(await LeanHost.load(counted.binary), counted.firstDefined, functionNames(binary));
+  }
+
+  // Instructions executed so far, in all.
+  total(): number {
+    let sum = 0n;
+    for (const counter of this.counters) sum += counter.value as bigint;
+    return Number(sum);
+  }
+
+  private perFunction(): bigint[] {
+    return this.counters.map((c) => c.value as bigint);
+  }
+
+  // Configures; returns whether the module took it and the instructions it took.
+  configure(configuration: Uint8Array): { accepted: boolean; instructions: number } {
+    const before = this.total();
+    const accepted = this.host.configure(configuration);
+    return { accepted, instructions: this.total() - before };
+  }
+
+  // `count` requests after `warmUp` more: the mean and the largest single request.
+  requests(request: LeanRequest, count: number, warmUp: number, check: (outcome: LeanOutcome) => void): Counts {
+    for (let i = 0; i < warmUp; i++) check(this.host.send(request));
+    let sum = 0;
+    let max = 0;
+    for (let i = 0; i < count; i++) {
+      const before = this.total();
+      check(this.host.send(request));
+      const spent = this.total() - before;
+      sum += spent;
+      max = Math.max(max, spent);
+    }
+    return { mean: sum / count, max };
+  }
+
+  // Per function, the mean instructions per request over `count` requests, largest first.
+  breakdown(request: LeanRequest, count: number): { name: string; instructions: number }[] {
+    const before = this.perFunction();
+    for (let i = 0; i < count; i++) this.host.send(request);
+    const after = this.perFunction();
+    return after
+      .map((value, i) => ({ name: this.names.get(this.firstDefined + i) ?? `function ${this.firstDefined + i}`, instructions: Number(value - before[i]) / count }))
+      .filter((row) => row.instructions > 0)
+      .sort((a, b) => b.instructions - a.instructions);
+  }
+}
