@@ -166,12 +166,12 @@ export class CertAllowlistRoot extends RootContext {
     if (identity === null || this.result.fromConnection) {
       // The connection's own certificate, as Envoy's properties state it.
       let hex = facts.digestText();
-      if (hex !== null) line.sha256.set(hex.ptr, hex.length);
+      line.sha256.set(hex.ptr, hex.length);
       if (identity !== null) {
-        let uri = facts.uriSanBytes();
-        line.uriSan.set(uri.ptr, uri.length);
-        let subject = facts.subjectBytes();
-        line.subject.set(subject.ptr, subject.length);
+        let uri = facts.uriSan();
+        if (uri !== null) line.uriSan.set(uri.ptr, uri.length);
+        let subject = facts.subject();
+        if (subject !== null) line.subject.set(subject.ptr, subject.length);
       }
     } else {
       // A client named by XFCC: what its proven certificate says.

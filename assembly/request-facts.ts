@@ -6,6 +6,7 @@ import * as abi from "./abi";
 import * as collector from "./collector";
 import { ConnectionFacts } from "./identity/identity";
 import { DIGEST_WORDS, HEX_DIGITS, decodeDigestAt } from "./identity/fingerprint";
+import { Bytes } from "./text";
 
 // Envoy property paths are NUL-separated tokens; a dotted path is one unknown name (NotFound).
 const DIGEST_PATH = String.UTF8.encode("connection\0sha256_peer_certificate_digest");
@@ -20,35 +21,21 @@ const XFCC_PATH = String.UTF8.encode("request\0headers\0x-forwarded-client-cert"
 const AUTHORITY = String.UTF8.encode(":authority");
 const PATH = String.UTF8.encode(":path");
 
-// One value: read or not yet, and where its bytes are (ptr 0 and found false: the host has none).
-export class HostValue {
-  // The request (facts epoch) this value was read for.
+// One value of the host's: the request it was read for, and whether the host had one.
+class HostValue extends Bytes {
   readFor: u64 = 0;
   found: bool = false;
-  ptr: usize = 0;
-  length: i32 = 0;
-  text: string | null = null;
-  textMade: bool = false;
 
   take(found: bool, epoch: u64): void {
     this.readFor = epoch;
-    this.textMade = false;
     this.found = found;
-    this.ptr = abi.valuePtr;
-    this.length = abi.valueLength;
+    this.set(abi.valuePtr, abi.valueLength);
   }
 
-  // The value as a string (made once), or null when the host has none.
-  asText(): string | null {
-    if (!this.textMade) {
-      this.textMade = true;
-      this.text = null;
-      if (this.found) {
-        this.text = String.UTF8.decodeUnsafe(this.ptr, <usize>this.length);
-        collector.allocated(this.length);
-      }
-    }
-    return this.text;
+  // Made into text: counted as garbage for the collector.
+  text(): string {
+    collector.allocated(this.length);
+    return super.text();
   }
 }
 
@@ -65,7 +52,6 @@ export class RequestFacts extends ConnectionFacts {
   private dnsSanValue: HostValue = new HostValue();
   private peerCertificateValue: HostValue = new HostValue();
   private xfccValue: HostValue = new HostValue();
-  private xfccBuffer: ArrayBuffer | null = null;
   private authorityValue: HostValue = new HostValue();
   private pathValue: HostValue = new HostValue();
 
@@ -74,7 +60,6 @@ export class RequestFacts extends ConnectionFacts {
     abi.beginRequest();
     this.epoch++;
     this.digestDecoded = false;
-    this.xfccBuffer = null;
   }
 
   private property(value: HostValue, path: ArrayBuffer): HostValue {
@@ -85,6 +70,10 @@ export class RequestFacts extends ConnectionFacts {
   private header(value: HostValue, name: ArrayBuffer): HostValue {
     if (value.readFor != this.epoch) value.take(abi.readHeader(name), this.epoch);
     return value;
+  }
+
+  private found(value: HostValue): Bytes | null {
+    return value.found ? value : null;
   }
 
   digestHex(): usize {
@@ -101,55 +90,37 @@ export class RequestFacts extends ConnectionFacts {
     return this.digestValid ? this.digestWords : null;
   }
 
-  subject(): string | null {
-    return this.property(this.subjectValue, SUBJECT_PATH).asText();
+  subject(): Bytes | null {
+    return this.found(this.property(this.subjectValue, SUBJECT_PATH));
   }
 
-  uriSan(): string | null {
-    return this.property(this.uriSanValue, URI_SAN_PATH).asText();
+  uriSan(): Bytes | null {
+    return this.found(this.property(this.uriSanValue, URI_SAN_PATH));
   }
 
-  dnsSan(): string | null {
-    return this.property(this.dnsSanValue, DNS_SAN_PATH).asText();
+  dnsSan(): Bytes | null {
+    return this.found(this.property(this.dnsSanValue, DNS_SAN_PATH));
   }
 
-  peerCertificate(): string | null {
-    return this.property(this.peerCertificateValue, PEER_CERTIFICATE_PATH).asText();
+  peerCertificate(): Bytes | null {
+    return this.found(this.property(this.peerCertificateValue, PEER_CERTIFICATE_PATH));
   }
 
-  xfcc(): ArrayBuffer | null {
-    let value = this.property(this.xfccValue, XFCC_PATH);
-    if (!value.found) return null;
-    let buffer = this.xfccBuffer;
-    if (buffer === null) {
-      // The XFCC parser keeps the header's bytes: they must outlive the arena.
-      buffer = new ArrayBuffer(value.length);
-      memory.copy(changetype<usize>(buffer), value.ptr, <usize>value.length);
-      collector.allocated(value.length);
-      this.xfccBuffer = buffer;
-    }
-    return buffer;
+  xfcc(): Bytes | null {
+    return this.found(this.property(this.xfccValue, XFCC_PATH));
   }
 
-  // Bytes, for the host and path readers and the deny line: where they are (0 when absent) and how many.
-  authority(): HostValue {
+  // The :authority and :path as the host has them (absent: no bytes).
+  authority(): Bytes {
     return this.header(this.authorityValue, AUTHORITY);
   }
 
-  path(): HostValue {
+  path(): Bytes {
     return this.header(this.pathValue, PATH);
   }
 
-  // The digest's text as Envoy gave it.
-  digestText(): HostValue {
+  // The digest's text as Envoy gave it (absent: no bytes).
+  digestText(): Bytes {
     return this.property(this.digestValue, DIGEST_PATH);
-  }
-
-  subjectBytes(): HostValue {
-    return this.property(this.subjectValue, SUBJECT_PATH);
-  }
-
-  uriSanBytes(): HostValue {
-    return this.property(this.uriSanValue, URI_SAN_PATH);
   }
 }

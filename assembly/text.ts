@@ -142,3 +142,55 @@ export function isUtf8(ptr: usize, length: i32): bool {
   }
   return true;
 }
+
+// A run of bytes somewhere in memory — a value the host handed over, a range of a header — and its
+// text, made once when asked for.
+export class Bytes {
+  ptr: usize = 0;
+  length: i32 = 0;
+  private decoded: string | null = null;
+
+  set(ptr: usize, length: i32): Bytes {
+    this.ptr = ptr;
+    this.length = length;
+    this.decoded = null;
+    return this;
+  }
+
+  text(): string {
+    let decoded = this.decoded;
+    if (decoded === null) {
+      decoded = String.UTF8.decodeUnsafe(this.ptr, <usize>this.length);
+      this.decoded = decoded;
+    }
+    return decoded;
+  }
+
+  equals(ptr: usize, length: i32): bool {
+    return length == this.length && equalBytes(ptr, this.ptr, length);
+  }
+}
+
+// Whether `length` bytes at `a` and at `b` are the same: eight at a time, aligned or not (the
+// standard compare goes byte by byte unless both are aligned alike, and a certificate in a header
+// rarely is).
+export function equalBytes(a: usize, b: usize, length: i32): bool {
+  let at = 0;
+  for (; at + 32 <= length; at += 32) {
+    let pa = a + <usize>at;
+    let pb = b + <usize>at;
+    if ((load<u64>(pa) ^ load<u64>(pb)) | (load<u64>(pa, 8) ^ load<u64>(pb, 8)) | (load<u64>(pa, 16) ^ load<u64>(pb, 16)) | (load<u64>(pa, 24) ^ load<u64>(pb, 24))) return false;
+  }
+  for (; at + 8 <= length; at += 8) {
+    if (load<u64>(a + <usize>at) != load<u64>(b + <usize>at)) return false;
+  }
+  for (; at < length; at++) {
+    if (load<u8>(a + <usize>at) != load<u8>(b + <usize>at)) return false;
+  }
+  return true;
+}
+
+// Whether `length` bytes at `ptr` are the UTF-8 of `bytes`.
+@inline export function sameBytes(ptr: usize, length: i32, bytes: ArrayBuffer): bool {
+  return length == bytes.byteLength && equalBytes(ptr, changetype<usize>(bytes), length);
+}

@@ -154,7 +154,7 @@ function connectionFacts(digest: string | null, xfcc: string | null = null): Con
   let f = new KnownFacts();
   f.digestText = digest === null ? null : String.UTF8.encode(digest);
   f.uri = "spiffe://first";
-  f.header = xfcc === null ? null : String.UTF8.encode(xfcc);
+  f.header = xfcc;
   return f;
 }
 
@@ -167,7 +167,7 @@ function xfccFacts(digest: string | null, xfcc: string | null): ConnectionFacts 
   let f = new KnownFacts();
   f.digestText = digest === null ? null : String.UTF8.encode(digest);
   f.uri = "spiffe://cluster.local/ns/istio-system/sa/gateway";
-  f.header = xfcc === null ? null : String.UTF8.encode(xfcc);
+  f.header = xfcc;
   return f;
 }
 

@@ -52,8 +52,18 @@ describe("Envoy's digest property", () => {
     let out = new StaticArray<u64>(4);
     expect(decodeDigest(String.UTF8.encode(LOWER.substring(2)), out)).toBe(false);
   });
-  it("refuses non-hex bytes", () => {
+  it("refuses non-hex bytes, and upper case (Envoy writes digests in lower case)", () => {
     let out = new StaticArray<u64>(4);
     expect(decodeDigest(String.UTF8.encode("zz" + LOWER.substring(2)), out)).toBe(false);
+    expect(decodeDigest(String.UTF8.encode(LOWER.toUpperCase()), out)).toBe(false);
+    // Each byte that is not a digit or a-f, in the place of each digit.
+    for (let c = 0; c < 256; c++) {
+      let digit = (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66);
+      for (let at = 0; at < 64; at += 9) {
+        let bytes = Uint8Array.wrap(String.UTF8.encode(LOWER));
+        bytes[at] = <u8>c;
+        expect(decodeDigest(bytes.buffer, out)).toBe(digit);
+      }
+    }
   });
 });

@@ -4,6 +4,7 @@
 import { BufferSource, ByteSource } from "../config/json";
 import { ConnectionFacts } from "../identity/identity";
 import { decodeDigest } from "../identity/fingerprint";
+import { Bytes } from "../text";
 
 export class TrickleSource extends ByteSource {
   private inner: BufferSource;
@@ -36,8 +37,17 @@ export class KnownFacts extends ConnectionFacts {
   subjectText: string | null = null;
   uri: string | null = null;
   dns: string | null = null;
-  header: ArrayBuffer | null = null;
+  header: string | null = null;
   pem: string | null = null;
+  // The encoded values handed out, kept alive while a spec uses them.
+  private kept: ArrayBuffer[] = [];
+
+  private bytesOf(text: string | null): Bytes | null {
+    if (text === null) return null;
+    let encoded = String.UTF8.encode(text);
+    this.kept.push(encoded);
+    return new Bytes().set(changetype<usize>(encoded), encoded.byteLength);
+  }
 
   digestHex(): usize {
     let text = this.digestText;
@@ -51,23 +61,23 @@ export class KnownFacts extends ConnectionFacts {
     return decodeDigest(text, words) ? words : null;
   }
 
-  subject(): string | null {
-    return this.subjectText;
+  subject(): Bytes | null {
+    return this.bytesOf(this.subjectText);
   }
 
-  uriSan(): string | null {
-    return this.uri;
+  uriSan(): Bytes | null {
+    return this.bytesOf(this.uri);
   }
 
-  dnsSan(): string | null {
-    return this.dns;
+  dnsSan(): Bytes | null {
+    return this.bytesOf(this.dns);
   }
 
-  xfcc(): ArrayBuffer | null {
-    return this.header;
+  xfcc(): Bytes | null {
+    return this.bytesOf(this.header);
   }
 
-  peerCertificate(): string | null {
-    return this.pem;
+  peerCertificate(): Bytes | null {
+    return this.bytesOf(this.pem);
   }
 }

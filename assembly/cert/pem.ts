@@ -2,19 +2,17 @@
 // malformed, never a trap.
 import { hexDigit } from "../text";
 
-// Percent-decodes into bytes. A '+' stays a '+': base64 uses it, and whether a proxy escaped it or
-// not, it must reach the base64 decoder unchanged.
-export function urlDecode(text: string): Uint8Array | null {
-  let source = String.UTF8.encode(text);
-  let bytes = Uint8Array.wrap(source);
-  let out = new Uint8Array(bytes.length);
+// Percent-decodes `length` bytes at `ptr`. A '+' stays a '+': base64 uses it, and whether a proxy
+// escaped it or not, it must reach the base64 decoder unchanged.
+export function urlDecode(ptr: usize, length: i32): Uint8Array | null {
+  let out = new Uint8Array(length);
   let size = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    let c = bytes[i];
+  for (let i = 0; i < length; i++) {
+    let c = load<u8>(ptr + <usize>i);
     if (c == 0x25) {
-      if (i + 2 >= bytes.length) return null;
-      let hi = hexDigit(bytes[i + 1]);
-      let lo = hexDigit(bytes[i + 2]);
+      if (i + 2 >= length) return null;
+      let hi = hexDigit(load<u8>(ptr + <usize>(i + 1)));
+      let lo = hexDigit(load<u8>(ptr + <usize>(i + 2)));
       if (hi < 0 || lo < 0) return null;
       out[size++] = <u8>((hi << 4) | lo);
       i += 2;
@@ -84,17 +82,27 @@ export function base64Encode(bytes: StaticArray<u8>): string {
   return parts.join("");
 }
 
-const BEGIN = "-----BEGIN CERTIFICATE-----";
-const END = "-----END CERTIFICATE-----";
+const BEGIN = String.UTF8.encode("-----BEGIN CERTIFICATE-----");
+const END = String.UTF8.encode("-----END CERTIFICATE-----");
 
-// The DER of the first certificate in URL-encoded PEM (XFCC's Cert=, Envoy's peer_certificate).
-export function pemToDer(urlEncodedPem: string): Uint8Array | null {
-  let pem = urlDecode(urlEncodedPem);
+// Where `marker` first appears in `bytes` from `from`, or -1.
+function find(bytes: Uint8Array, marker: ArrayBuffer, from: i32): i32 {
+  let length = marker.byteLength;
+  for (let i = from; i + length <= bytes.length; i++) {
+    if (memory.compare(bytes.dataStart + <usize>i, changetype<usize>(marker), <usize>length) == 0) return i;
+  }
+  return -1;
+}
+
+// The DER of the first certificate in URL-encoded PEM (XFCC's Cert=, Envoy's peer_certificate),
+// `length` bytes at `ptr`.
+export function pemToDer(ptr: usize, length: i32): Uint8Array | null {
+  let pem = urlDecode(ptr, length);
   if (pem === null) return null;
-  let text = String.UTF8.decode(pem.buffer.slice(pem.byteOffset, pem.byteOffset + pem.length));
-  let begin = text.indexOf(BEGIN);
+  let begin = find(pem, BEGIN, 0);
   if (begin < 0) return null;
-  let end = text.indexOf(END, begin);
+  let body = begin + BEGIN.byteLength;
+  let end = find(pem, END, body);
   if (end < 0) return null;
-  return base64Decode(Uint8Array.wrap(String.UTF8.encode(text.substring(begin + BEGIN.length, end))));
+  return base64Decode(pem.subarray(body, end));
 }

@@ -49,6 +49,14 @@ export class CertificateFacts {
   emailSans: string[] = [];
   // Raw addresses: 4 bytes for IPv4, 16 for IPv6.
   ipSans: Uint8Array[] = [];
+  // The subject and the URI and DNS SANs as UTF-8, as XFCC carries them, to compare with its bytes.
+  subjectUtf8: ArrayBuffer | null = null;
+  uriSansUtf8: ArrayBuffer[] = [];
+  dnsSansUtf8: ArrayBuffer[] = [];
+}
+
+function utf8(values: string[]): ArrayBuffer[] {
+  return values.map<ArrayBuffer>((value: string) => String.UTF8.encode(value));
 }
 
 const SAN_OID: StaticArray<u8> = [0x55, 0x1d, 0x11];
@@ -139,6 +147,10 @@ export function readCertificate(der: Uint8Array): CertificateFacts | null {
       e = extension.end;
     }
   }
+  let printed = facts.subject;
+  if (printed !== null) facts.subjectUtf8 = String.UTF8.encode(printed);
+  facts.uriSansUtf8 = utf8(facts.uriSans);
+  facts.dnsSansUtf8 = utf8(facts.dnsSans);
   return facts;
 }
 

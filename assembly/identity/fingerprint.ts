@@ -22,7 +22,7 @@ function hexValues(): StaticArray<u8> {
 
 // Decodes 32 bytes written as hex pairs `step` bytes apart, starting at `ptr`, into `out`.
 function decodeHexPairs(ptr: usize, step: usize, out: StaticArray<u64>): bool {
-  if (step == 2) return decodeHex64(ptr, out);
+  if (step == 2) return decodeHex64(ptr, out, false);
   let table = changetype<usize>(HEX_VALUES);
   for (let word = 0; word < DIGEST_WORDS; word++) {
     let value: u64 = 0;
@@ -53,25 +53,24 @@ const ONES: u64 = 0x0101010101010101;
 // Eight hex digits (either case) at `ptr` as four bytes, the first digit's byte lowest; -1 when
 // any is not a hex digit. A digit's value is its low nibble, a letter's (bit 6 set) its low nibble
 // plus 9; the lane is a hex digit exactly when that value is below 16 and spells the lane back.
-@inline function hexWord(ptr: usize): i64 {
+// With `lowercase`, only as Envoy writes digests.
+@inline function hexWord(ptr: usize, lowercase: bool): i64 {
   let x = load<u64>(ptr);
   if (x & HIGH) return -1;
   let letters = (x >> 6) & ONES;
   let nibbles = (x & (ONES * 0x0f)) + letters * 9;
   if (atLeast(nibbles, 16)) return -1;
   let spelled = nibbles + ONES * 0x30 + (atLeast(nibbles, 10) >> 7) * 0x27;
-  if (spelled != (x | (letters << 5))) return -1;
+  if (spelled != (lowercase ? x : x | (letters << 5))) return -1;
   // Pairs of lanes into bytes (first digit high), then the four bytes side by side.
   let pairs = ((nibbles & 0x000f000f000f000f) << 4) | ((nibbles >> 8) & 0x000f000f000f000f);
   pairs = (pairs | (pairs >> 8)) & 0x0000ffff0000ffff;
   return <i64>((pairs | (pairs >> 16)) & 0xffffffff);
 }
 
-// A digest as Envoy writes it: 64 hex digits. Compared without decoding it (the decode and its
-// checks cost more than the whole lookup): `hexChunk` spells four of a digest's bytes as the eight
-// lowercase digits Envoy writes for them, one per lane; `lowerHexLetters` lowers the letters of eight
-// digits read from a request (and nothing else: a control byte never passes for a digit), so the
-// two compare equal exactly when the request spells those bytes, in either case.
+// A digest as Envoy writes it: 64 lowercase hex digits, compared as they are (decoding and checking
+// them costs more than a lookup): `hexChunk` spells four of a digest's bytes as the eight digits
+// Envoy writes for them, one per lane.
 export const HEX_DIGITS: i32 = 64;
 
 @inline export function hexChunk(fourBytes: u64): u64 {
@@ -81,9 +80,6 @@ export const HEX_DIGITS: i32 = 64;
   return nibbles + ONES * 0x30 + (atLeast(nibbles, 10) >> 7) * 0x27;
 }
 
-@inline export function lowerHexLetters(chunk: u64): u64 {
-  return chunk | ((chunk >> 1) & (ONES * 0x20));
-}
 
 // The k-th (0..7) chunk of a digest's lowercase spelling.
 @inline export function digestChunk(words: StaticArray<u64>, k: i32): u64 {
@@ -92,10 +88,10 @@ export const HEX_DIGITS: i32 = 64;
 }
 
 // 64 hex digits into four words.
-function decodeHex64(ptr: usize, out: StaticArray<u64>): bool {
+@inline function decodeHex64(ptr: usize, out: StaticArray<u64>, lowercase: bool): bool {
   for (let word = 0; word < DIGEST_WORDS; word++) {
-    let low = hexWord(ptr + <usize>(word << 4));
-    let high = hexWord(ptr + <usize>(word << 4) + 8);
+    let low = hexWord(ptr + <usize>(word << 4), lowercase);
+    let high = hexWord(ptr + <usize>(word << 4) + 8, lowercase);
     if ((low | high) < 0) return false;
     unchecked((out[word] = <u64>low | (<u64>high << 32)));
   }
@@ -127,11 +123,11 @@ export function parseFingerprint(text: string): StaticArray<u64> | null {
   return parseFingerprintAt(changetype<usize>(bytes), bytes.byteLength);
 }
 
-// Decodes the value of Envoy's `connection.sha256_peer_certificate_digest` (64 hex characters,
-// lowercase in practice), `length` bytes at `ptr`, into `out` without allocating. False when it is
-// not exactly that.
+// Decodes a digest as Envoy writes it — `connection.sha256_peer_certificate_digest`, an XFCC Hash:
+// 64 lowercase hex digits —, `length` bytes at `ptr`, into `out` without allocating. False when it
+// is not exactly that.
 export function decodeDigestAt(ptr: usize, length: i32, out: StaticArray<u64>): bool {
-  return length == 64 && decodeHexPairs(ptr, 2, out);
+  return length == 64 && decodeHex64(ptr, out, true);
 }
 
 export function decodeDigest(hex: ArrayBuffer, out: StaticArray<u64>): bool {

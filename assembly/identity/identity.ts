@@ -7,10 +7,12 @@
 // be known (every SAN, without the certificate; a subject this filter cannot print as Envoy does),
 // the identity says so, and the rules decide as the README says: an allow rule never matches on what
 // is unknown, a deny rule always does.
-import { DIGEST_WORDS, HEX_DIGITS, decodeDigestAt, digestToHex } from "./fingerprint";
+import { DIGEST_WORDS, HEX_DIGITS, decodeDigestAt, digestToHex, hexChunk } from "./fingerprint";
 import { CommonNames, commonNames } from "./subject";
-import { XfccElement, parseXfcc } from "./xfcc";
+import { XfccElement, XfccHeader } from "./xfcc";
 import { pemToDer } from "../cert/pem";
+import * as collector from "../collector";
+import { Bytes, equalBytes, sameBytes } from "../text";
 import { CertificateFacts, derSha256, readCertificate } from "../cert/x509";
 
 const NO_NAMES: string[] = [];
@@ -110,36 +112,42 @@ export class Identity {
 
 // Certificates already read, by digest and text: a client sends the same certificate request after
 // request, and decoding, hashing and walking it costs many times what deciding does. Direct-mapped
-// on the digest; an entry answers only for the very same text with the very same digest, so the
-// answer is always what reading that text would give (the facts are shared: nothing changes them).
+// on the digest; an entry answers only for the very same bytes with the very same digest, so the
+// answer is always what reading them would give (the facts are shared: nothing changes them).
 const CACHE_SLOTS: i32 = 64;
-const cachedPems = new StaticArray<string | null>(CACHE_SLOTS);
-const cachedDigests = new StaticArray<StaticArray<u64> | null>(CACHE_SLOTS);
+const cachedPems = new StaticArray<ArrayBuffer | null>(CACHE_SLOTS);
+const cachedHashes = new StaticArray<ArrayBuffer | null>(CACHE_SLOTS);
 const cachedFacts = new StaticArray<CertificateFacts | null>(CACHE_SLOTS);
 
-// The certificate written as `pem` (PEM, URL-encoded or not), if its SHA-256 is `digest`; else null.
-export function certificateOf(pem: string, digest: StaticArray<u64>): CertificateFacts | null {
-  let slot = <i32>(unchecked(digest[0]) & <u64>(CACHE_SLOTS - 1));
+// The certificate written as the `length` bytes at `pem` (PEM, URL-encoded or not), if its SHA-256
+// is spelled by the 64 bytes at `hash` as Envoy spells digests (lowercase hex); else null.
+export function certificateOf(pem: usize, length: i32, hash: usize): CertificateFacts | null {
+  let slot = <i32>((load<u64>(hash) * 0x9e3779b97f4a7c15) >> 58);
   let cachedPem = unchecked(cachedPems[slot]);
-  let cachedDigest = unchecked(cachedDigests[slot]);
-  if (cachedPem !== null && cachedDigest !== null && cachedPem == pem && sameDigest(cachedDigest, digest)) return unchecked(cachedFacts[slot]);
-  let der = pemToDer(pem);
-  if (der === null || !sameAsDigest(derSha256(der), digest)) return null;
+  let cachedHash = unchecked(cachedHashes[slot]);
+  if (cachedPem !== null && cachedHash !== null && sameBytes(hash, HEX_DIGITS, cachedHash) && sameBytes(pem, length, cachedPem)) return unchecked(cachedFacts[slot]);
+  // Reading a certificate makes its DER, its facts and their strings.
+  collector.allocated(length);
+  let der = pemToDer(pem, length);
+  if (der === null || !spellsDigest(derSha256(der), hash)) return null;
   let facts = readCertificate(der);
   if (facts === null) return null;
-  unchecked((cachedPems[slot] = pem));
-  // The caller's digest may be reused for the next request's.
-  let kept = new StaticArray<u64>(DIGEST_WORDS);
-  for (let i = 0; i < DIGEST_WORDS; i++) unchecked((kept[i] = digest[i]));
-  unchecked((cachedDigests[slot] = kept));
+  unchecked((cachedPems[slot] = copyOf(pem, length)));
+  unchecked((cachedHashes[slot] = copyOf(hash, HEX_DIGITS)));
   unchecked((cachedFacts[slot] = facts));
   return facts;
 }
 
-// Whether 32 hash bytes are the digest (whose words hold its bytes in order).
-function sameAsDigest(bytes: StaticArray<u8>, digest: StaticArray<u64>): bool {
-  for (let word = 0; word < DIGEST_WORDS; word++) {
-    if (load<u64>(changetype<usize>(bytes) + (<usize>word << 3)) != unchecked(digest[word])) return false;
+function copyOf(ptr: usize, length: i32): ArrayBuffer {
+  let copy = new ArrayBuffer(length);
+  memory.copy(changetype<usize>(copy), ptr, <usize>length);
+  return copy;
+}
+
+// Whether the 64 bytes at `hash` spell the 32 bytes of `sha256` as Envoy does: lowercase hex.
+function spellsDigest(sha256: StaticArray<u8>, hash: usize): bool {
+  for (let chunk = 0; chunk < 8; chunk++) {
+    if (hexChunk(<u64>load<u32>(changetype<usize>(sha256) + (<usize>chunk << 2))) != load<u64>(hash + (<usize>chunk << 3))) return false;
   }
   return true;
 }
@@ -164,8 +172,10 @@ export const enum IdentityFailure {
 export class IdentityResult {
   identity: Identity | null = null;
   failure: IdentityFailure = IdentityFailure.None;
-  // The identity a connection-mode request fills in, kept from request to request.
+  // The identities a request fills in, kept from request to request: the connection's, and a
+  // client named by XFCC.
   private own: Identity = new Identity();
+  private named: Identity = new Identity();
 
   // This result, now saying why there is no identity.
   fail(failure: IdentityFailure): IdentityResult {
@@ -191,6 +201,11 @@ export class IdentityResult {
   fresh(): Identity {
     return this.own.reset();
   }
+
+  // The identity for a client named by XFCC, emptied.
+  client(): Identity {
+    return this.named.reset();
+  }
 }
 
 // What Envoy says about the connection and the request, each value read from the host at most once
@@ -202,32 +217,34 @@ export abstract class ConnectionFacts {
   abstract digestHex(): usize;
   // The same digest decoded; null without one, or for anything but 64 hex digits.
   abstract digest(): StaticArray<u64> | null;
-  abstract subject(): string | null;
+  abstract subject(): Bytes | null;
   // The first URI and DNS SAN (Envoy's properties give only the first).
-  abstract uriSan(): string | null;
-  abstract dnsSan(): string | null;
+  abstract uriSan(): Bytes | null;
+  abstract dnsSan(): Bytes | null;
   // The x-forwarded-client-cert value (repeated headers comma-joined).
-  abstract xfcc(): ArrayBuffer | null;
-  // Envoy's connection.peer_certificate (PEM; Envoy >= 1.38).
-  abstract peerCertificate(): string | null;
+  abstract xfcc(): Bytes | null;
+  // Envoy's connection.peer_certificate (URL-encoded PEM; Envoy >= 1.38).
+  abstract peerCertificate(): Bytes | null;
 }
 
 // The connection's own certificate: Envoy's peer_certificate, or else an XFCC Cert= whose SHA-256 is
 // the connection's digest — the gateway's own element (SANITIZE_SET); what the element's other text
 // says does not matter, the certificate's bytes are proven.
-function connectionCertificate(facts: ConnectionFacts, digest: StaticArray<u64>): CertificateFacts | null {
+function connectionCertificate(facts: ConnectionFacts, digestHex: usize): CertificateFacts | null {
   let peer = facts.peerCertificate();
-  if (peer !== null) return certificateOf(peer, digest);
+  if (peer !== null) return certificateOf(peer.ptr, peer.length, digestHex);
   let xfcc = facts.xfcc();
-  if (xfcc === null || xfcc.byteLength == 0) return null;
-  let elements = parseXfcc(xfcc);
-  if (elements === null) return null;
-  for (let i = elements.length - 1; i >= 0; i--) {
-    let element = elements[i];
-    let hash = element.digest;
-    if (element.hasCert && hash !== null && sameDigest(hash, digest)) return certificateOf(element.cert, digest);
+  if (xfcc === null || !connectionHeader.read(xfcc.ptr, xfcc.length)) return null;
+  for (let i = connectionHeader.count - 1; i >= 0; i--) {
+    let element = connectionHeader.element(i);
+    let hash = element.hashPtr;
+    if (element.hasCert && hash != 0 && equalBytes(hash, digestHex, HEX_DIGITS)) return certificateOf(element.certPtr, element.certLength, digestHex);
   }
   return null;
+}
+
+function textOf(bytes: Bytes | null): string | null {
+  return bytes === null ? null : bytes.text();
 }
 
 // `connection` mode: the gateway terminated the client's TLS. Envoy's properties give the digest,
@@ -239,46 +256,71 @@ export function connectionIdentity(facts: ConnectionFacts, subject: bool, sans: 
   if (hex == 0) return result.fail(IdentityFailure.NoClientCertificate);
   let identity = result.fresh();
   identity.digestSpelled(hex);
+  let read = certificate ? connectionCertificate(facts, hex) : null;
+  if (!subject && (read !== null || !sans)) {
+    if (read !== null) identity.takeCertificate(read);
+    return result.hold(identity);
+  }
+  // A connection makes request after request with one certificate: its names are made into text
+  // once, and the text kept for as long as the next request's bytes are the same.
   if (subject) {
-    let text = facts.subject();
+    let text = recentSubject.of(facts.subject());
     identity.subject = text === null ? "" : text;
   }
-  let digest = certificate ? identity.digest : null;
-  let read = digest !== null ? connectionCertificate(facts, digest) : null;
   if (read !== null) {
     identity.takeCertificate(read);
   } else if (sans) {
-    let uri = facts.uriSan();
-    if (uri !== null && uri.length > 0) identity.uriSans = [uri];
-    let dns = facts.dnsSan();
-    if (dns !== null && dns.length > 0) identity.dnsSans = [dns];
+    identity.uriSans = recentUriSan.list(facts.uriSan());
+    identity.dnsSans = recentDnsSan.list(facts.dnsSan());
   }
   return result.hold(identity);
 }
 
+// The text of the last value seen, while the next one has the same bytes.
+class RecentText {
+  private bytes: ArrayBuffer = new ArrayBuffer(0);
+  private text: string | null = null;
+  private single: string[] = NO_NAMES;
+
+  of(value: Bytes | null): string | null {
+    if (value === null) return null;
+    if (this.text === null || !value.equals(changetype<usize>(this.bytes), this.bytes.byteLength)) {
+      let copy = new ArrayBuffer(value.length);
+      memory.copy(changetype<usize>(copy), value.ptr, <usize>value.length);
+      this.bytes = copy;
+      let text = value.text();
+      this.text = text;
+      this.single = text.length > 0 ? [text] : NO_NAMES;
+    }
+    return this.text;
+  }
+
+  // The value as a list of one, or none when absent or empty.
+  list(value: Bytes | null): string[] {
+    return this.of(value) === null ? NO_NAMES : this.single;
+  }
+}
+
+const recentSubject = new RecentText();
+const recentUriSan = new RecentText();
+const recentDnsSan = new RecentText();
+
 // An element's identity as its text states it, for judging whether it is a trusted proxy: Hash,
-// Subject and SANs as written (an element proven by its certificate states the certificate's).
-export function elementIdentity(element: XfccElement, certificate: CertificateFacts | null): Identity {
-  let identity = new Identity();
-  identity.digest = element.digest;
+// Subject and SANs as written (an element proven by its certificate states the certificate's). Into
+// `identity`, which is returned.
+export function elementIdentity(element: XfccElement, certificate: CertificateFacts | null, identity: Identity): Identity {
+  identity.reset();
+  let hash = element.hashPtr;
+  if (hash != 0) identity.digestSpelled(hash);
   if (certificate !== null) {
     identity.takeCertificate(certificate);
     identity.subject = certificate.subject;
     return identity;
   }
   identity.subject = element.hasSubject ? element.subject : null;
-  // Envoy writes a lone empty URI= for a certificate without URI SANs.
-  let uris = new Array<string>();
-  for (let i = 0; i < element.uris.length; i++) if (element.uris[i].length > 0) uris.push(element.uris[i]);
-  identity.uriSans = uris;
-  identity.dnsSans = element.dnss;
+  identity.uriSans = element.texts(false);
+  identity.dnsSans = element.texts(true);
   return identity;
-}
-
-function sameList(written: string[], actual: string[]): bool {
-  if (written.length != actual.length) return false;
-  for (let i = 0; i < written.length; i++) if (written[i] != actual[i]) return false;
-  return true;
 }
 
 // Whether an element carrying Cert= says what its certificate says: the Hash is the certificate's
@@ -286,15 +328,15 @@ function sameList(written: string[], actual: string[]): bool {
 // split the element (or the header) where Envoy wrote it leaves its element disagreeing with the
 // certificate. Returns the certificate, or null.
 function provenCertificate(element: XfccElement): CertificateFacts | null {
-  let digest = element.digest;
-  if (digest === null) return null;
-  let certificate = certificateOf(element.cert, digest);
+  let hash = element.hashPtr;
+  if (hash == 0) return null;
+  let certificate = certificateOf(element.certPtr, element.certLength, hash);
   if (certificate === null) return null;
-  let subject = certificate.subject;
-  if (element.hasSubject && (subject === null || element.subject != subject)) return null;
-  let uris = element.uris;
-  if (uris.length > 0 && !(certificate.uriSans.length == 0 ? uris.length == 1 && uris[0].length == 0 : sameList(uris, certificate.uriSans))) return null;
-  if (element.dnss.length > 0 && !sameList(element.dnss, certificate.dnsSans)) return null;
+  let subject = certificate.subjectUtf8;
+  if (element.hasSubject && (subject === null || !element.subjectIs(subject))) return null;
+  // Envoy writes a lone empty URI= for a certificate without URI SANs.
+  if (element.uriCount > 0 && !(certificate.uriSans.length == 0 ? element.uriCount == 1 && element.valueEquals(false, 0, 0, 0) : element.valuesAre(false, certificate.uriSansUtf8))) return null;
+  if (element.dnsCount > 0 && !element.valuesAre(true, certificate.dnsSansUtf8)) return null;
   return certificate;
 }
 
@@ -302,69 +344,68 @@ function provenCertificate(element: XfccElement): CertificateFacts | null {
 // the first DNS name and the Subject wherever the element states them. Our own Envoy wrote them from
 // this connection's certificate (APPEND_FORWARD or SANITIZE_SET), so any disagreement means the
 // element came from elsewhere — and trusting it as a proxy would let its author pick its identity.
-function describesConnection(element: XfccElement, facts: ConnectionFacts, digest: StaticArray<u64>): bool {
-  let hash = element.digest;
-  if (hash === null || !sameDigest(hash, digest)) return false;
-  if (element.uris.length > 0) {
+function describesConnection(element: XfccElement, facts: ConnectionFacts, digestHex: usize): bool {
+  let hash = element.hashPtr;
+  if (hash == 0 || !equalBytes(hash, digestHex, HEX_DIGITS)) return false;
+  if (element.uriCount > 0) {
     let uri = facts.uriSan();
-    if (element.uris[0] != (uri === null ? "" : uri)) return false;
+    if (!(uri === null ? element.valueEquals(false, 0, 0, 0) : element.valueEquals(false, 0, uri.ptr, uri.length))) return false;
   }
-  if (element.dnss.length > 0) {
+  if (element.dnsCount > 0) {
     let dns = facts.dnsSan();
-    if (dns === null || element.dnss[0] != dns) return false;
+    if (dns === null || !element.valueEquals(true, 0, dns.ptr, dns.length)) return false;
   }
-  let subject = element.hasSubject ? facts.subject() : null;
-  if (element.hasSubject && element.subject != (subject === null ? "" : subject)) return false;
+  if (element.hasSubject) {
+    let subject = facts.subject();
+    if (!(subject === null ? element.subjectEquals(0, 0) : element.subjectEquals(subject.ptr, subject.length))) return false;
+  }
   return true;
 }
 
+// The header of the connection whose certificate is read (connection mode, or a workload calling a
+// sidecar), and the chain xfcc mode walks: two readers, as both may be read for one request.
+const connectionHeader = new XfccHeader();
+
 export class XfccChain {
-  elements: XfccElement[] = [];
+  header: XfccHeader = new XfccHeader();
   // Per element, its proven certificate; null for an element without Cert=.
   certificates: Array<CertificateFacts | null> = [];
   failure: IdentityFailure = IdentityFailure.None;
+
+  fail(failure: IdentityFailure): XfccChain {
+    this.failure = failure;
+    return this;
+  }
 }
+
+// Reused from request to request.
+const chain = new XfccChain();
 
 // `xfcc` mode: a proxy in front of us terminated the client's TLS and said who the client was.
 // Returns the header's elements once it is proven to come from our own Envoy and every element that
 // carries a certificate agrees with it; the policy then walks back past its trusted proxies to the
-// client.
+// client. The chain is the module's own, valid until the next call.
 export function xfccChain(facts: ConnectionFacts): XfccChain {
-  let chain = new XfccChain();
+  chain.failure = IdentityFailure.None;
+  chain.certificates.length = 0;
   let xfcc = facts.xfcc();
-  let digest = facts.digest();
-  if (xfcc === null || xfcc.byteLength == 0) {
-    chain.failure = IdentityFailure.XfccMissing;
-    return chain;
-  }
-  if (digest === null) {
-    // Without mTLS no proxy of ours added the header: the client did.
-    chain.failure = IdentityFailure.XfccUntrusted;
-    return chain;
-  }
-  let elements = parseXfcc(xfcc);
-  if (elements === null) {
-    chain.failure = IdentityFailure.XfccMalformed;
-    return chain;
-  }
-  if (!describesConnection(elements[elements.length - 1], facts, digest)) {
-    // The last element must be the one our own Envoy appended for this connection.
-    chain.failure = IdentityFailure.XfccMismatch;
-    return chain;
-  }
-  for (let i = 0; i < elements.length; i++) {
-    let element = elements[i];
+  let digestHex = facts.digestHex();
+  if (xfcc === null || xfcc.length == 0) return chain.fail(IdentityFailure.XfccMissing);
+  // Without mTLS no proxy of ours added the header: the client did.
+  if (digestHex == 0) return chain.fail(IdentityFailure.XfccUntrusted);
+  let header = chain.header;
+  if (!header.read(xfcc.ptr, xfcc.length)) return chain.fail(IdentityFailure.XfccMalformed);
+  // The last element must be the one our own Envoy appended for this connection.
+  if (!describesConnection(header.last, facts, digestHex)) return chain.fail(IdentityFailure.XfccMismatch);
+  for (let i = 0; i < header.count; i++) {
+    let element = header.element(i);
     let certificate: CertificateFacts | null = null;
     if (element.hasCert) {
       certificate = provenCertificate(element);
-      if (certificate === null) {
-        chain.failure = IdentityFailure.XfccMalformed;
-        return chain;
-      }
+      if (certificate === null) return chain.fail(IdentityFailure.XfccMalformed);
     }
     chain.certificates.push(certificate);
   }
-  chain.elements = elements;
   return chain;
 }
 
@@ -373,9 +414,9 @@ export function xfccChain(facts: ConnectionFacts): XfccChain {
 export function clientIdentity(chain: XfccChain, index: i32, result: IdentityResult): IdentityResult {
   let certificate = chain.certificates[index];
   if (certificate === null) return result.fail(IdentityFailure.XfccMalformed);
-  let element = chain.elements[index];
-  let identity = new Identity();
-  identity.digest = element.digest;
+  let identity = result.client();
+  // Its Hash, spelled as Envoy wrote it (proven by its certificate): looked up as it is.
+  identity.digestSpelled(chain.header.element(index).hashPtr);
   identity.subject = certificate.subject;
   identity.takeCertificate(certificate);
   return result.hold(identity);

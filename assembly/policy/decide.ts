@@ -92,12 +92,15 @@ export function establish(policy: Policy, facts: ConnectionFacts, result: Identi
   if (!isTrustedProxy(policy, peer.identity!)) return peer;
   // Walk back from there past every trusted proxy: the first other element is the client, and only
   // a certificate proves what its text says.
-  let elements = chain.elements;
-  for (let i = elements.length - 2; i >= 0; i--) {
-    if (!isTrustedProxy(policy, elementIdentity(elements[i], chain.certificates[i]))) return clientIdentity(chain, i, result);
+  let header = chain.header;
+  for (let i = header.count - 2; i >= 0; i--) {
+    if (!isTrustedProxy(policy, elementIdentity(header.element(i), chain.certificates[i], proxy))) return clientIdentity(chain, i, result);
   }
   return result.fail(IdentityFailure.XfccMissing);
 }
+
+// The identity of the element being judged as a trusted proxy, reused.
+const proxy = new Identity();
 
 // A proxy is trusted only on what is known of it: matchers are judged as an allow rule's are.
 function isTrustedProxy(policy: Policy, identity: Identity): bool {

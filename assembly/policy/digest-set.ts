@@ -1,9 +1,10 @@
 // An index from SHA-256 digests to rule numbers: open addressing over flat arrays, filled once at
 // configure time (growing as rules arrive). Each digest is kept as Envoy spells it — 64 lowercase hex
 // digits — so a request's digest, exactly as Envoy hands it over, is found with eight loads and
-// compares and never decoded (decoding and checking 64 digits costs more than the whole lookup).
+// compares and never decoded (decoding and checking 64 digits costs more than the whole lookup): bytes
+// that equal a listed digest's spelling are that digest, and any other bytes match none.
 // Constant time whatever the list size, no allocation per request.
-import { HEX_DIGITS, digestChunk, lowerHexLetters } from "../identity/fingerprint";
+import { HEX_DIGITS, digestChunk } from "../identity/fingerprint";
 
 const EMPTY: i32 = -1;
 // A digest's spelling: eight chunks of eight digits.
@@ -83,17 +84,17 @@ export class DigestSet {
     return this.ruleAt(this.find());
   }
 
-  // The rule number stored for the digest spelled by the 64 hex digits at `ptr` (either case, as
-  // Envoy writes it), or -1. Anything that is not a digest's spelling matches none.
+  // The rule number stored for the digest spelled by the 64 bytes at `ptr` as Envoy spells digests
+  // (lowercase hex), or -1. Anything that is not a digest's spelling matches none.
   lookupHex(ptr: usize): i32 {
-    let c0 = lowerHexLetters(load<u64>(ptr));
-    let c1 = lowerHexLetters(load<u64>(ptr, 8));
-    let c2 = lowerHexLetters(load<u64>(ptr, 16));
-    let c3 = lowerHexLetters(load<u64>(ptr, 24));
-    let c4 = lowerHexLetters(load<u64>(ptr, 32));
-    let c5 = lowerHexLetters(load<u64>(ptr, 40));
-    let c6 = lowerHexLetters(load<u64>(ptr, 48));
-    let c7 = lowerHexLetters(load<u64>(ptr, 56));
+    let c0 = load<u64>(ptr);
+    let c1 = load<u64>(ptr, 8);
+    let c2 = load<u64>(ptr, 16);
+    let c3 = load<u64>(ptr, 24);
+    let c4 = load<u64>(ptr, 32);
+    let c5 = load<u64>(ptr, 40);
+    let c6 = load<u64>(ptr, 48);
+    let c7 = load<u64>(ptr, 56);
     let slot = this.slotOf(c0, c1, c2, c3, c4, c5, c6, c7);
     let spelled = changetype<usize>(this.spelled);
     while (true) {
