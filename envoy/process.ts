@@ -110,6 +110,11 @@ export class Envoy {
     return envoy;
   }
 
+  /** The Envoy process (the installed entry point execs the binary, so this is Envoy's own). */
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
   private adminAddress = '';
 
   get adminUrl(): string {

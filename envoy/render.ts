@@ -1,4 +1,5 @@
-// Renders the Envoy templates of this folder (gateway.yaml, sidecar.yaml, filter.yaml). A template is
+// Renders the Envoy templates of this folder (gateway.yaml, sidecar.yaml, filter.yaml, and the
+// benchmark's load-client.yaml). A template is
 // valid YAML whose placeholders are quoted strings: "{{PORT}}" alone is replaced by the value itself
 // (a number stays a number), "{{PKI_DIR}}/ca.crt" by text. Every placeholder must have a value, so a
 // template never reaches Envoy half-filled. The result is a plain object: the tests adjust it (say, a
@@ -9,7 +10,7 @@ import { parse, stringify } from 'yaml';
 
 const envoyDir = new URL('.', import.meta.url).pathname;
 
-export type Template = 'gateway' | 'sidecar' | 'filter';
+export type Template = 'gateway' | 'sidecar' | 'filter' | 'load-client';
 export type Values = Record<string, string | number>;
 // Envoy's configuration is walked and adjusted freely by its users; Envoy validates it.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
