@@ -16,7 +16,7 @@ const ONES: u64 = 0x0101010101010101;
 // character, DEL or anything above it, '"' or '\'.
 @inline function needsEscaping(x: u64): bool {
   let below = (x - ONES * 0x20) & ~x;
-  let above = (x + ONES * (0x7f - 0x7e)) | x;
+  let above = (x + ONES * (Char.Delete - Char.Tilde)) | x;
   let quote = x ^ (ONES * Char.Quote);
   let backslash = x ^ (ONES * Char.Backslash);
   let zero = ((quote - ONES) & ~quote) | ((backslash - ONES) & ~backslash);
@@ -57,9 +57,9 @@ export class LineWriter {
   value(ptr: usize, length: i32): LineWriter {
     // Each input byte becomes at most 4 output bytes; then the quotes and an ellipsis.
     this.room(length * 4 + 8);
-    this.byte(0x22);
+    this.byte(Char.Quote);
     let at = this.escapedPart(ptr, length);
-    this.byte(0x22);
+    this.byte(Char.Quote);
     if (at < length) this.utf8Ellipsis();
     return this;
   }
@@ -120,7 +120,7 @@ export class LineWriter {
           store<u8>(out, Char.Backslash);
           store<u8>(out, <u8>c, 1);
           out += 2;
-        } else if (c < 0x20 || c == 0x7f) {
+        } else if (c < Char.Space || c == Char.Delete) {
           out = hexEscape(out, c);
         } else {
           store<u8>(out++, <u8>c);
@@ -146,11 +146,11 @@ export class LineWriter {
       } else if (code == 0x2028 || code == 0x2029) {
         // \u2028 or \u2029
         store<u8>(out, Char.Backslash);
-        store<u8>(out, 0x75, 1);
-        store<u8>(out, 0x32, 2);
-        store<u8>(out, 0x30, 3);
-        store<u8>(out, 0x32, 4);
-        store<u8>(out, code == 0x2028 ? 0x38 : 0x39, 5);
+        store<u8>(out, Char.LowerU, 1);
+        store<u8>(out, Char.Digit2, 2);
+        store<u8>(out, Char.Digit0, 3);
+        store<u8>(out, Char.Digit2, 4);
+        store<u8>(out, code == 0x2028 ? Char.Digit8 : Char.Digit9, 5);
         out += 6;
         at += width;
       } else {
@@ -192,7 +192,7 @@ export class LineWriter {
 // `\xNN` for byte c at `out`; returns where the next byte goes.
 @inline function hexEscape(out: usize, c: i32): usize {
   store<u8>(out, Char.Backslash);
-  store<u8>(out, 0x78, 1);
+  store<u8>(out, Char.LowerX, 1);
   store<u8>(out, load<u8>(HEX + <usize>((c >> 4) & 0xf)), 2);
   store<u8>(out, load<u8>(HEX + <usize>(c & 0xf)), 3);
   return out + 4;

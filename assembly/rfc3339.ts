@@ -2,6 +2,7 @@
 // Unix epoch. Milliseconds in an i64 cover every four-digit year, so "9999-12-31T23:59:59Z" works
 // as "forever". Pure; returns false on anything else.
 
+import { Char } from "./chars";
 export class Instant {
   ms: i64 = 0;
 }
@@ -9,7 +10,7 @@ export class Instant {
 function digits(text: string, at: i32, count: i32): i32 {
   let value = 0;
   for (let i = 0; i < count; i++) {
-    let c = text.charCodeAt(at + i) - 0x30;
+    let c = text.charCodeAt(at + i) - Char.Digit0;
     if (c < 0 || c > 9) return -1;
     value = value * 10 + c;
   }
@@ -45,17 +46,17 @@ export function parseRfc3339(text: string, out: Instant): bool {
   let minute = digits(text, 14, 2);
   let second = digits(text, 17, 2);
   let t = text.charCodeAt(10);
-  if (text.charCodeAt(4) != 0x2d || text.charCodeAt(7) != 0x2d || (t != 0x54 && t != 0x74)) return false;
-  if (text.charCodeAt(13) != 0x3a || text.charCodeAt(16) != 0x3a) return false;
+  if (text.charCodeAt(4) != Char.Minus || text.charCodeAt(7) != Char.Minus || (t != Char.UpperT && t != Char.LowerT)) return false;
+  if (text.charCodeAt(13) != Char.Colon || text.charCodeAt(16) != Char.Colon) return false;
   if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59) return false;
   if (day > daysInMonth(year, month) || second < 0 || second > 59) return false;
   let at = 19;
   let millis = 0;
-  if (at < text.length && text.charCodeAt(at) == 0x2e) {
+  if (at < text.length && text.charCodeAt(at) == Char.Dot) {
     at++;
     let start = at;
     while (at < text.length) {
-      let c = text.charCodeAt(at) - 0x30;
+      let c = text.charCodeAt(at) - Char.Digit0;
       if (c < 0 || c > 9) break;
       if (at - start < 3) millis = millis * 10 + c;
       at++;

@@ -1,10 +1,11 @@
 // Small text helpers shared by the pure modules. ASCII-only on purpose: hosts, header names, DNS
 // names and XFCC keys are ASCII, and Unicode case tables would double the module's size.
 
+import { Char } from "./chars";
 export function hexDigit(c: i32): i32 {
-  let digit = c - 0x30;
+  let digit = c - Char.Digit0;
   if (<u32>digit <= 9) return digit;
-  let letter = (c | 0x20) - 0x61;
+  let letter = (c | 0x20) - Char.LowerA;
   return <u32>letter <= 5 ? letter + 10 : -1;
 }
 
@@ -33,7 +34,7 @@ export function asciiLower(text: string): string {
   let n = text.length;
   while (i < n) {
     let c = text.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) break;
+    if (c >= Char.UpperA && c <= Char.UpperZ) break;
     i++;
   }
   if (i == n) return text;
@@ -41,7 +42,7 @@ export function asciiLower(text: string): string {
   out.push(text.substring(0, i));
   for (; i < n; i++) {
     let c = text.charCodeAt(i);
-    out.push(String.fromCharCode(c >= 0x41 && c <= 0x5a ? c + 0x20 : c));
+    out.push(String.fromCharCode(c >= Char.UpperA && c <= Char.UpperZ ? c + 0x20 : c));
   }
   return out.join("");
 }
@@ -52,8 +53,8 @@ export function equalsIgnoringAsciiCase(a: string, b: string): bool {
   for (let i = 0; i < a.length; i++) {
     let x = a.charCodeAt(i);
     let y = b.charCodeAt(i);
-    if (x >= 0x41 && x <= 0x5a) x += 0x20;
-    if (y >= 0x41 && y <= 0x5a) y += 0x20;
+    if (x >= Char.UpperA && x <= Char.UpperZ) x += 0x20;
+    if (y >= Char.UpperA && y <= Char.UpperZ) y += 0x20;
     if (x != y) return false;
   }
   return true;
@@ -71,8 +72,8 @@ export function parseIpAddress(text: string): Uint8Array | null {
     let value = 0;
     for (let j = 0; j < part.length; j++) {
       let c = part.charCodeAt(j);
-      if (c < 0x30 || c > 0x39) return null;
-      value = value * 10 + (c - 0x30);
+      if (c < Char.Digit0 || c > Char.Digit9) return null;
+      value = value * 10 + (c - Char.Digit0);
     }
     if (value > 255) return null;
     out[i] = <u8>value;

@@ -1,5 +1,6 @@
 // From XFCC's Cert= value to DER: URL-decoding, the PEM armour, base64. Pure; null on anything
 // malformed, never a trap.
+import { Char } from "../chars";
 import { hexDigit } from "../text";
 
 // Percent-decodes `length` bytes at `ptr`. A '+' stays a '+': base64 uses it, and whether a proxy
@@ -9,7 +10,7 @@ export function urlDecode(ptr: usize, length: i32): Uint8Array | null {
   let size = 0;
   for (let i = 0; i < length; i++) {
     let c = load<u8>(ptr + <usize>i);
-    if (c == 0x25) {
+    if (c == Char.Percent) {
       if (i + 2 >= length) return null;
       let hi = hexDigit(load<u8>(ptr + <usize>(i + 1)));
       let lo = hexDigit(load<u8>(ptr + <usize>(i + 2)));
@@ -24,11 +25,11 @@ export function urlDecode(ptr: usize, length: i32): Uint8Array | null {
 }
 
 function base64Value(c: i32): i32 {
-  if (c >= 0x41 && c <= 0x5a) return c - 0x41;
-  if (c >= 0x61 && c <= 0x7a) return c - 0x61 + 26;
-  if (c >= 0x30 && c <= 0x39) return c - 0x30 + 52;
-  if (c == 0x2b) return 62;
-  if (c == 0x2f) return 63;
+  if (c >= Char.UpperA && c <= Char.UpperZ) return c - Char.UpperA;
+  if (c >= Char.LowerA && c <= Char.LowerZ) return c - Char.LowerA + 26;
+  if (c >= Char.Digit0 && c <= Char.Digit9) return c - Char.Digit0 + 52;
+  if (c == Char.Plus) return 62;
+  if (c == Char.Slash) return 63;
   return -1;
 }
 
@@ -41,8 +42,8 @@ export function base64Decode(bytes: Uint8Array): Uint8Array | null {
   let padding = 0;
   for (let i = 0; i < bytes.length; i++) {
     let c = <i32>bytes[i];
-    if (c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09) continue;
-    if (c == 0x3d) {
+    if (c == Char.Space || c == Char.LineFeed || c == Char.CarriageReturn || c == Char.Tab) continue;
+    if (c == Char.Equals) {
       padding++;
       continue;
     }

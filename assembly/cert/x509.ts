@@ -13,6 +13,33 @@ import { hexUpper, isUtf8 } from "../text";
 import { PDA, PILOT, PKCS9, X520 } from "./attribute-names";
 import { daysFromCivil } from "../rfc3339";
 
+// The DER tags the reader looks at: universal types, and the context-specific tags of the
+// certificate's version and extensions fields and of the GeneralName choices (RFC 5280).
+const enum Tag {
+  Boolean = 0x01,
+  Integer = 0x02,
+  OctetString = 0x04,
+  Oid = 0x06,
+  Utf8String = 0x0c,
+  NumericString = 0x12,
+  PrintableString = 0x13,
+  T61String = 0x14,
+  Ia5String = 0x16,
+  UtcTime = 0x17,
+  GeneralizedTime = 0x18,
+  VisibleString = 0x1a,
+  UniversalString = 0x1c,
+  BmpString = 0x1e,
+  Sequence = 0x30,
+  Set = 0x31,
+  EmailSan = 0x81,
+  DnsSan = 0x82,
+  UriSan = 0x86,
+  IpSan = 0x87,
+  Version = 0xa0,
+  Extensions = 0xa3,
+}
+
 class Tlv {
   constructor(public tag: i32, public start: i32, public end: i32, public headerStart: i32) {}
 }
@@ -62,7 +89,7 @@ function utf8(values: string[]): ArrayBuffer[] {
 const SAN_OID: StaticArray<u8> = [0x55, 0x1d, 0x11];
 
 function isSanOid(der: Uint8Array, oid: Tlv): bool {
-  if (oid.tag != 0x06 || oid.end - oid.start != 3) return false;
+  if (oid.tag != Tag.Oid || oid.end - oid.start != 3) return false;
   for (let i = 0; i < 3; i++) {
     if (der[oid.start + i] != SAN_OID[i]) return false;
   }
@@ -75,15 +102,15 @@ function text(der: Uint8Array, item: Tlv): string {
 
 function readSans(der: Uint8Array, value: Tlv, facts: CertificateFacts): bool {
   let names = tlv(der, value.start, value.end);
-  if (names === null || names.tag != 0x30) return false;
+  if (names === null || names.tag != Tag.Sequence) return false;
   let at = names.start;
   while (at < names.end) {
     let name = tlv(der, at, names.end);
     if (name === null) return false;
-    if (name.tag == 0x86) facts.uriSans.push(text(der, name));
-    else if (name.tag == 0x82) facts.dnsSans.push(text(der, name));
-    else if (name.tag == 0x81) facts.emailSans.push(text(der, name));
-    else if (name.tag == 0x87 && (name.end - name.start == 4 || name.end - name.start == 16)) facts.ipSans.push(der.slice(name.start, name.end));
+    if (name.tag == Tag.UriSan) facts.uriSans.push(text(der, name));
+    else if (name.tag == Tag.DnsSan) facts.dnsSans.push(text(der, name));
+    else if (name.tag == Tag.EmailSan) facts.emailSans.push(text(der, name));
+    else if (name.tag == Tag.IpSan && (name.end - name.start == 4 || name.end - name.start == 16)) facts.ipSans.push(der.slice(name.start, name.end));
     at = name.end;
   }
   return true;
@@ -91,9 +118,9 @@ function readSans(der: Uint8Array, value: Tlv, facts: CertificateFacts): bool {
 
 export function readCertificate(der: Uint8Array): CertificateFacts | null {
   let certificate = tlv(der, 0, der.length);
-  if (certificate === null || certificate.tag != 0x30) return null;
+  if (certificate === null || certificate.tag != Tag.Sequence) return null;
   let tbs = tlv(der, certificate.start, certificate.end);
-  if (tbs === null || tbs.tag != 0x30) return null;
+  if (tbs === null || tbs.tag != Tag.Sequence) return null;
   // version [0]?, serial, signature, issuer, validity, subject, subjectPublicKeyInfo, …, [3] extensions
   let fields = new Array<Tlv>();
   let at = tbs.start;
@@ -103,13 +130,13 @@ export function readCertificate(der: Uint8Array): CertificateFacts | null {
     fields.push(field);
     at = field.end;
   }
-  let first = fields.length > 0 && fields[0].tag == 0xa0 ? 1 : 0;
+  let first = fields.length > 0 && fields[0].tag == Tag.Version ? 1 : 0;
   if (fields.length < first + 6) return null;
   let spki = fields[first + 5];
-  if (spki.tag != 0x30) return null;
+  if (spki.tag != Tag.Sequence) return null;
   let facts = new CertificateFacts();
   let serial = fields[first];
-  if (serial.tag != 0x02 || serial.end == serial.start) return null;
+  if (serial.tag != Tag.Integer || serial.end == serial.start) return null;
   let serialStart = serial.start;
   if (der[serialStart] == 0 && serial.end - serialStart > 1) serialStart++;
   let digits = new Array<string>();
@@ -130,19 +157,19 @@ export function readCertificate(der: Uint8Array): CertificateFacts | null {
   if (facts.notBeforeMs == i64.MIN_VALUE || facts.notAfterMs == i64.MIN_VALUE) return null;
   facts.spki = base64Encode(sha256(der.dataStart + <usize>spki.headerStart, spki.end - spki.headerStart));
   for (let i = first + 6; i < fields.length; i++) {
-    if (fields[i].tag != 0xa3) continue;
+    if (fields[i].tag != Tag.Extensions) continue;
     let extensions = tlv(der, fields[i].start, fields[i].end);
-    if (extensions === null || extensions.tag != 0x30) return null;
+    if (extensions === null || extensions.tag != Tag.Sequence) return null;
     let e = extensions.start;
     while (e < extensions.end) {
       let extension = tlv(der, e, extensions.end);
-      if (extension === null || extension.tag != 0x30) return null;
+      if (extension === null || extension.tag != Tag.Sequence) return null;
       let oid = tlv(der, extension.start, extension.end);
       if (oid === null) return null;
       if (isSanOid(der, oid)) {
         let next = tlv(der, oid.end, extension.end);
-        if (next !== null && next.tag == 0x01) next = tlv(der, next.end, extension.end);
-        if (next === null || next.tag != 0x04 || !readSans(der, next, facts)) return null;
+        if (next !== null && next.tag == Tag.Boolean) next = tlv(der, next.end, extension.end);
+        if (next === null || next.tag != Tag.OctetString || !readSans(der, next, facts)) return null;
       }
       e = extension.end;
     }
@@ -159,11 +186,11 @@ function time(der: Uint8Array, item: Tlv): i64 {
   let length = item.end - item.start;
   let at = item.start;
   let year = 0;
-  if (item.tag == 0x17 && length == 13) {
+  if (item.tag == Tag.UtcTime && length == 13) {
     year = digitsAt(der, at, 2);
     year += year >= 50 ? 1900 : 2000;
     at += 2;
-  } else if (item.tag == 0x18 && length == 15) {
+  } else if (item.tag == Tag.GeneralizedTime && length == 15) {
     year = digitsAt(der, at, 4);
     at += 4;
   } else {
@@ -174,7 +201,7 @@ function time(der: Uint8Array, item: Tlv): i64 {
   let hour = digitsAt(der, at + 4, 2);
   let minute = digitsAt(der, at + 6, 2);
   let second = digitsAt(der, at + 8, 2);
-  if (year < 0 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60 || der[item.end - 1] != 0x5a) {
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60 || der[item.end - 1] != Char.UpperZ) {
     return i64.MIN_VALUE;
   }
   return ((daysFromCivil(year, month, day) * 24 + <i64>hour) * 60 + <i64>minute) * 60000 + <i64>second * 1000;
@@ -183,7 +210,7 @@ function time(der: Uint8Array, item: Tlv): i64 {
 function digitsAt(der: Uint8Array, at: i32, count: i32): i32 {
   let value = 0;
   for (let i = 0; i < count; i++) {
-    let c = <i32>der[at + i] - 0x30;
+    let c = <i32>der[at + i] - Char.Digit0;
     if (c < 0 || c > 9) return -1;
     value = value * 10 + c;
   }
@@ -263,10 +290,10 @@ const enum StringKind {
 
 function stringKind(tag: i32): StringKind {
   switch (tag) {
-    case 0x0c: return StringKind.Utf8;
-    case 0x12: case 0x13: case 0x14: case 0x16: case 0x17: case 0x18: case 0x1a: return StringKind.Latin1;
-    case 0x1e: return StringKind.Bmp;
-    case 0x1c: return StringKind.Universal;
+    case Tag.Utf8String: return StringKind.Utf8;
+    case Tag.NumericString: case Tag.PrintableString: case Tag.T61String: case Tag.Ia5String: case Tag.UtcTime: case Tag.GeneralizedTime: case Tag.VisibleString: return StringKind.Latin1;
+    case Tag.BmpString: return StringKind.Bmp;
+    case Tag.UniversalString: return StringKind.Universal;
     default: return StringKind.Other;
   }
 }
@@ -360,7 +387,7 @@ function rfc2253(der: Uint8Array, name: Tlv): PrintedName {
 // The name's text; null when it cannot be printed exactly, with `printed.invalid` set when it is
 // no name BoringSSL reads.
 function printName(der: Uint8Array, name: Tlv, printed: PrintedName): string | null {
-  if (name.tag != 0x30) {
+  if (name.tag != Tag.Sequence) {
     printed.invalid = true;
     return null;
   }
@@ -371,7 +398,7 @@ function printName(der: Uint8Array, name: Tlv, printed: PrintedName): string | n
     let rdn = tlv(der, at, name.end);
     let members = new Array<string>();
     let m = rdn === null ? 0 : rdn.start;
-    if (rdn === null || rdn.tag != 0x31) {
+    if (rdn === null || rdn.tag != Tag.Set) {
       printed.invalid = true;
       return null;
     }
@@ -379,8 +406,8 @@ function printName(der: Uint8Array, name: Tlv, printed: PrintedName): string | n
       let attribute = tlv(der, m, rdn.end);
       let oid: Tlv | null = null;
       let value: Tlv | null = null;
-      if (attribute !== null && attribute.tag == 0x30) oid = tlv(der, attribute.start, attribute.end);
-      if (attribute !== null && oid !== null && oid.tag == 0x06) value = tlv(der, oid.end, attribute.end);
+      if (attribute !== null && attribute.tag == Tag.Sequence) oid = tlv(der, attribute.start, attribute.end);
+      if (attribute !== null && oid !== null && oid.tag == Tag.Oid) value = tlv(der, oid.end, attribute.end);
       if (attribute === null || oid === null || value === null) {
         printed.invalid = true;
         return null;

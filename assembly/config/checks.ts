@@ -16,7 +16,7 @@ function isInvisible(c: i32): bool {
 
 // A character for a message: printable ASCII as itself, anything else by its code point.
 function describeChar(c: i32): string {
-  if (c > 0x20 && c < 0x7f) return "'" + String.fromCharCode(c) + "'";
+  if (c > Char.Space && c < Char.Delete) return "'" + String.fromCharCode(c) + "'";
   return "U+" + c.toString(16).toUpperCase().padStart(4, "0");
 }
 
@@ -27,8 +27,8 @@ export function quote(text: string): string {
   let out = "\"";
   for (let i = 0; i < shown.length; i++) {
     let c = shown.charCodeAt(i);
-    if (c == 0x22 || c == 0x5c) out += "\\" + String.fromCharCode(c);
-    else if (c < 0x20 || c == 0x7f || isInvisible(c)) out += "\\u" + c.toString(16).padStart(4, "0");
+    if (c == Char.Quote || c == Char.Backslash) out += "\\" + String.fromCharCode(c);
+    else if (c < Char.Space || c == Char.Delete || isInvisible(c)) out += "\\u" + c.toString(16).padStart(4, "0");
     else out += String.fromCharCode(c);
   }
   out += "\"";

@@ -4,6 +4,7 @@
 // come from a ByteSource through a window of about WINDOW bytes, so a 100 MB configuration never
 // has to sit in linear memory whole. Errors are values (byte offset + message), and nesting depth
 // is bounded so hostile input cannot exhaust the stack.
+import { Char } from "../chars";
 import { equalBytes, hexDigit, hexUpper } from "../text";
 
 export const enum JsonKind {
@@ -101,7 +102,7 @@ export class BufferSource extends ByteSource {
 
 function describeByte(c: i32): string {
   if (c < 0) return "end of input";
-  if (c >= 0x20 && c < 0x7f) return "character '" + String.fromCharCode(c) + "'";
+  if (c >= Char.Space && c < Char.Delete) return "character '" + String.fromCharCode(c) + "'";
   return "byte 0x" + hexUpper(c, 2);
 }
 
@@ -125,7 +126,7 @@ const HIGHS: u64 = 0x8080808080808080;
 
 // The lanes a string scan stops at: '"', backslash and (with `controls`) control characters.
 @inline function stops(word: u64, controls: bool): u64 {
-  let found = lanesOf(word, 0x22) | lanesOf(word, 0x5c);
+  let found = lanesOf(word, Char.Quote) | lanesOf(word, Char.Backslash);
   return controls ? found | ((word - ONES * 0x20) & ~word & HIGHS) : found;
 }
 
@@ -134,7 +135,7 @@ const HIGHS: u64 = 0x8080808080808080;
 }
 
 @inline function hasControl(word: u64): bool {
-  return hasByteBelow(word, 0x20);
+  return hasByteBelow(word, Char.Space);
 }
 
 export class JsonReader {
@@ -226,7 +227,7 @@ export class JsonReader {
     this.slide();
     if (this.pos < this.size) {
       let c = <i32>load<u8>(this.base + <usize>this.pos);
-      if (c > 0x20) return c;
+      if (c > Char.Space) return c;
     }
     return this.skipSpaceSlowly();
   }
@@ -234,7 +235,7 @@ export class JsonReader {
   private skipSpaceSlowly(): i32 {
     while (this.has(this.pos)) {
       let c = <i32>load<u8>(this.base + <usize>this.pos);
-      if (c != 0x20 && c != 0x09 && c != 0x0a && c != 0x0d) return c;
+      if (c != Char.Space && c != Char.Tab && c != Char.LineFeed && c != Char.CarriageReturn) return c;
       this.pos++;
     }
     return -1;
@@ -243,12 +244,12 @@ export class JsonReader {
   // The kind of the next value, without consuming it.
   kind(): JsonKind {
     let c = this.skipSpace();
-    if (c == 0x7b) return JsonKind.Object;
-    if (c == 0x5b) return JsonKind.Array;
-    if (c == 0x22) return JsonKind.String;
-    if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return JsonKind.Number;
-    if (c == 0x74 || c == 0x66) return JsonKind.Bool;
-    if (c == 0x6e) return JsonKind.Null;
+    if (c == Char.OpenBrace) return JsonKind.Object;
+    if (c == Char.OpenBracket) return JsonKind.Array;
+    if (c == Char.Quote) return JsonKind.String;
+    if (c == Char.Minus || (c >= Char.Digit0 && c <= Char.Digit9)) return JsonKind.Number;
+    if (c == Char.LowerT || c == Char.LowerF) return JsonKind.Bool;
+    if (c == Char.LowerN) return JsonKind.Null;
     return JsonKind.Invalid;
   }
 
@@ -267,11 +268,11 @@ export class JsonReader {
   }
 
   beginObject(): bool {
-    return this.enter(0x7b);
+    return this.enter(Char.OpenBrace);
   }
 
   beginArray(): bool {
-    return this.enter(0x5b);
+    return this.enter(Char.OpenBracket);
   }
 
   // Moves to the next field of the object being read: true with the key set and the reader on the
@@ -280,17 +281,17 @@ export class JsonReader {
   // `decodeKey` false any other key is "" and passed without being checked.
   nextField(first: bool, keys: Keys | null = null, decodeKey: bool = true): bool {
     let c = this.skipSpace();
-    if (c == 0x7d) {
+    if (c == Char.CloseBrace) {
       this.pos++;
       this.depth--;
       return false;
     }
     if (!first) {
-      if (c != 0x2c) return this.failAt(this.pos, "expected ',' or '}' in an object");
+      if (c != Char.Comma) return this.failAt(this.pos, "expected ',' or '}' in an object");
       this.pos++;
       c = this.skipSpace();
     }
-    if (c != 0x22) return this.failAt(this.pos, "expected a quoted key");
+    if (c != Char.Quote) return this.failAt(this.pos, "expected a quoted key");
     this.keyOffset = this.origin + this.pos;
     let known = this.knownKey(keys);
     this.keyIndex = known;
@@ -306,7 +307,7 @@ export class JsonReader {
       if (key === null) return false;
       this.key = key;
     }
-    if (this.skipSpace() != 0x3a) return this.failAt(this.pos, "expected ':' after a key");
+    if (this.skipSpace() != Char.Colon) return this.failAt(this.pos, "expected ':' after a key");
     this.pos++;
     return true;
   }
@@ -315,13 +316,13 @@ export class JsonReader {
   // closing bracket (consumed) or on an error.
   nextItem(first: bool): bool {
     let c = this.skipSpace();
-    if (c == 0x5d) {
+    if (c == Char.CloseBracket) {
       this.pos++;
       this.depth--;
       return false;
     }
     if (!first) {
-      if (c != 0x2c) return this.failAt(this.pos, "expected ',' or ']' in an array");
+      if (c != Char.Comma) return this.failAt(this.pos, "expected ',' or ']' in an array");
       this.pos++;
     }
     if (this.kind() == JsonKind.Invalid) return this.failUnexpected();
@@ -345,8 +346,8 @@ export class JsonReader {
         end += <i32>(ctz(found) >> 3);
       }
       let c = <i32>load<u8>(this.base + <usize>end);
-      if (c == 0x22) break;
-      if (c == 0x5c) return -1;
+      if (c == Char.Quote) break;
+      if (c == Char.Backslash) return -1;
       end++;
     }
     let index = keys.find(this.base + <usize>start, end - start);
@@ -366,7 +367,7 @@ export class JsonReader {
   // Consumes a string and, when it has no escapes, sets spanStart/spanLength to its bytes and
   // returns true without allocating; otherwise returns false and leaves the reader on the string.
   readSpan(): bool {
-    if (this.skipSpace() != 0x22) return false;
+    if (this.skipSpace() != Char.Quote) return false;
     let start = this.pos + 1;
     let end = start;
     while (true) {
@@ -384,8 +385,8 @@ export class JsonReader {
       }
       while (end < limit) {
         let c = load<u8>(base + <usize>end);
-        if (c == 0x22) break;
-        if (c == 0x5c || c < 0x20) return false;
+        if (c == Char.Quote) break;
+        if (c == Char.Backslash || c < <u8>Char.Space) return false;
         end++;
       }
       if (end < limit) break;
@@ -397,7 +398,7 @@ export class JsonReader {
   }
 
   readString(): string | null {
-    if (this.skipSpace() != 0x22) {
+    if (this.skipSpace() != Char.Quote) {
       this.failUnexpected();
       return null;
     }
@@ -406,46 +407,46 @@ export class JsonReader {
     // Fast path: no escapes.
     while (this.has(this.pos)) {
       let c = <i32>load<u8>(this.base + <usize>this.pos);
-      if (c == 0x22) {
+      if (c == Char.Quote) {
         let text = String.UTF8.decodeUnsafe(this.base + <usize>start, <usize>(this.pos - start));
         this.pos++;
         return text;
       }
-      if (c == 0x5c || c < 0x20) break;
+      if (c == Char.Backslash || c < Char.Space) break;
       this.pos++;
     }
     let parts = new Array<string>();
     parts.push(String.UTF8.decodeUnsafe(this.base + <usize>start, <usize>(this.pos - start)));
     while (this.has(this.pos)) {
       let c = this.byte(this.pos);
-      if (c == 0x22) {
+      if (c == Char.Quote) {
         this.pos++;
         return parts.join("");
       }
-      if (c < 0x20) {
+      if (c < Char.Space) {
         this.failAt(this.pos, "control character U+" + hexUpper(c, 4) + " in a string");
         return null;
       }
-      if (c != 0x5c) {
+      if (c != Char.Backslash) {
         let runStart = this.pos;
         while (this.has(this.pos)) {
           let d = <i32>load<u8>(this.base + <usize>this.pos);
-          if (d == 0x22 || d == 0x5c || d < 0x20) break;
+          if (d == Char.Quote || d == Char.Backslash || d < Char.Space) break;
           this.pos++;
         }
         parts.push(String.UTF8.decodeUnsafe(this.base + <usize>runStart, <usize>(this.pos - runStart)));
         continue;
       }
       let escape = this.byte(this.pos + 1);
-      if (escape == 0x22) parts.push("\"");
-      else if (escape == 0x5c) parts.push("\\");
-      else if (escape == 0x2f) parts.push("/");
-      else if (escape == 0x62) parts.push("\b");
-      else if (escape == 0x66) parts.push("\f");
-      else if (escape == 0x6e) parts.push("\n");
-      else if (escape == 0x72) parts.push("\r");
-      else if (escape == 0x74) parts.push("\t");
-      else if (escape == 0x75) {
+      if (escape == Char.Quote) parts.push("\"");
+      else if (escape == Char.Backslash) parts.push("\\");
+      else if (escape == Char.Slash) parts.push("/");
+      else if (escape == Char.LowerB) parts.push("\b");
+      else if (escape == Char.LowerF) parts.push("\f");
+      else if (escape == Char.LowerN) parts.push("\n");
+      else if (escape == Char.LowerR) parts.push("\r");
+      else if (escape == Char.LowerT) parts.push("\t");
+      else if (escape == Char.LowerU) {
         let unit = this.hex4(this.pos + 2);
         if (unit < 0) {
           this.failAt(this.pos, "invalid \\u escape");
@@ -478,7 +479,7 @@ export class JsonReader {
     let start = this.pos;
     while (this.has(this.pos)) {
       let c = <i32>load<u8>(this.base + <usize>this.pos);
-      if (c < 0x30 || c > 0x39) break;
+      if (c < Char.Digit0 || c > Char.Digit9) break;
       this.pos++;
     }
     return this.pos > start;
@@ -486,19 +487,19 @@ export class JsonReader {
 
   // A number by JSON's grammar; NaN (with `error` set) otherwise.
   readNumber(): f64 {
-    let negative = this.skipSpace() == 0x2d;
+    let negative = this.skipSpace() == Char.Minus;
     if (negative) this.pos++;
     let start = this.pos;
     let c = this.byte(this.pos);
-    if (c == 0x30) {
+    if (c == Char.Digit0) {
       this.pos++;
-    } else if (c >= 0x31 && c <= 0x39) {
+    } else if (c >= Char.Digit1 && c <= Char.Digit9) {
       this.digits();
     } else {
       this.failAt(this.pos, "expected a digit");
       return NaN;
     }
-    if (this.byte(this.pos) == 0x2e) {
+    if (this.byte(this.pos) == Char.Dot) {
       this.pos++;
       if (!this.digits()) {
         this.failAt(this.pos, "expected a digit after '.'");
@@ -506,10 +507,10 @@ export class JsonReader {
       }
     }
     c = this.byte(this.pos);
-    if (c == 0x65 || c == 0x45) {
+    if (c == Char.LowerE || c == Char.UpperE) {
       this.pos++;
       c = this.byte(this.pos);
-      if (c == 0x2b || c == 0x2d) this.pos++;
+      if (c == Char.Plus || c == Char.Minus) this.pos++;
       if (!this.digits()) {
         this.failAt(this.pos, "expected a digit in the exponent");
         return NaN;
@@ -528,22 +529,22 @@ export class JsonReader {
     let fraction = false;
     while (at < end) {
       let c = this.byte(at);
-      if (c == 0x2e) {
+      if (c == Char.Dot) {
         fraction = true;
-      } else if (c == 0x65 || c == 0x45) {
+      } else if (c == Char.LowerE || c == Char.UpperE) {
         break;
       } else {
-        mantissa = mantissa * 10 + <f64>(c - 0x30);
+        mantissa = mantissa * 10 + <f64>(c - Char.Digit0);
         if (fraction) scale--;
       }
       at++;
     }
     if (at < end) {
       at++;
-      let minus = this.byte(at) == 0x2d;
-      if (minus || this.byte(at) == 0x2b) at++;
+      let minus = this.byte(at) == Char.Minus;
+      if (minus || this.byte(at) == Char.Plus) at++;
       let exponent = 0;
-      while (at < end && exponent < 10000) exponent = exponent * 10 + (this.byte(at++) - 0x30);
+      while (at < end && exponent < 10000) exponent = exponent * 10 + (this.byte(at++) - Char.Digit0);
       scale += minus ? -exponent : exponent;
     }
     while (scale > 0 && mantissa < Infinity) {
@@ -592,18 +593,18 @@ export class JsonReader {
     while (this.has(this.pos)) {
       c = <i32>load<u8>(this.base + <usize>this.pos);
       this.pos++;
-      if (c == 0x22) {
+      if (c == Char.Quote) {
         if (!this.passString()) return false;
         if (depth == 0) return true;
-      } else if (c == 0x7b || c == 0x5b) {
+      } else if (c == Char.OpenBrace || c == Char.OpenBracket) {
         depth++;
-      } else if (c == 0x7d || c == 0x5d) {
+      } else if (c == Char.CloseBrace || c == Char.CloseBracket) {
         if (depth == 0) {
           this.pos--;
           return true;
         }
         if (--depth == 0) return true;
-      } else if (depth == 0 && (c == 0x2c || c <= 0x20)) {
+      } else if (depth == 0 && (c == Char.Comma || c <= Char.Space)) {
         this.pos--;
         return true;
       }
@@ -629,11 +630,11 @@ export class JsonReader {
         }
         let c = load<u8>(base + <usize>at);
         at++;
-        if (c == 0x22) {
+        if (c == Char.Quote) {
           this.pos = at;
           return true;
         }
-        if (c == 0x5c) at++;
+        if (c == Char.Backslash) at++;
       }
       if (!this.reach(at)) return false;
     }
@@ -662,7 +663,7 @@ export function formatNumber(value: f64): string {
   if (micros > 0) {
     let digits = micros.toString().padStart(6, "0");
     let cut = digits.length;
-    while (cut > 0 && digits.charCodeAt(cut - 1) == 0x30) cut--;
+    while (cut > 0 && digits.charCodeAt(cut - 1) == Char.Digit0) cut--;
     text += "." + digits.substring(0, cut);
   }
   return negative ? "-" + text : text;

@@ -2,6 +2,7 @@
 // a message), the first error, typed values (strings, lists, choices, times, whole numbers,
 // fingerprints), and the one walk over an object's fields that every object of the configuration
 // goes through. Pure.
+import { Char } from "../chars";
 import { ByteSource, JsonKind, JsonReader, Keys, MAX_JSON_DEPTH, formatNumber, kindName } from "./json";
 import { quote } from "./checks";
 import { Instant, parseRfc3339 } from "../rfc3339";
@@ -11,7 +12,7 @@ function isIdentifier(key: string): bool {
   if (key.length == 0) return false;
   for (let i = 0; i < key.length; i++) {
     let c = key.charCodeAt(i);
-    let ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c == 0x5f || c == 0x2d;
+    let ok = (c >= Char.LowerA && c <= Char.LowerZ) || (c >= Char.UpperA && c <= Char.UpperZ) || (c >= Char.Digit0 && c <= Char.Digit9) || c == Char.Underscore || c == Char.Minus;
     if (!ok) return false;
   }
   return true;
@@ -28,7 +29,7 @@ export function item(path: string, index: i32): string {
 
 function article(noun: string): string {
   let c = noun.charCodeAt(0);
-  return (c == 0x61 || c == 0x6f ? "an " : "a ") + noun;
+  return (c == Char.LowerA || c == Char.LowerO ? "an " : "a ") + noun;
 }
 
 function quotedList(choices: string[]): string {

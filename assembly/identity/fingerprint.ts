@@ -1,5 +1,6 @@
 // SHA-256 certificate fingerprints: how operators write them in configuration, and how Envoy
 // reports them for a connection. Pure: no SDK imports, never throws.
+import { Char } from "../chars";
 import { hexDigit } from "../text";
 
 // A digest as four 64-bit words holding its 32 bytes in order, little-endian (wasm's own order: a
@@ -104,7 +105,7 @@ export const HEX_DIGITS: i32 = 64;
 export function parseFingerprintInto(ptr: usize, length: i32, out: StaticArray<u64>): bool {
   if (length == 95) {
     for (let i = 2; i < 95; i += 3) {
-      if (load<u8>(ptr + <usize>i) != 0x3a) return false;
+      if (load<u8>(ptr + <usize>i) != Char.Colon) return false;
     }
   } else if (length != 64) {
     return false;
@@ -173,5 +174,5 @@ export function digestToHex(digest: StaticArray<u64>): string {
 }
 
 @inline function hexChar(nibble: u16): u16 {
-  return nibble < 10 ? 0x30 + nibble : 0x57 + nibble;
+  return nibble < 10 ? <u16>Char.Digit0 + nibble : <u16>(Char.LowerA - 10) + nibble;
 }

@@ -6,6 +6,7 @@
 // it cannot print as Envoy does, the one CN of a subject with several, the host or path of an
 // ambiguous request — never lets an allow rule match and always lets a deny rule match: nothing a
 // deny rule could match is dropped silently, nothing an allow rule could not is guessed. Pure.
+import { Char } from "../chars";
 import { DIGEST_WORDS } from "../identity/fingerprint";
 import { Identity } from "../identity/identity";
 import { HostPattern, RequestHost, hostInScope } from "./authority";
@@ -127,7 +128,7 @@ export function underUriPrefix(value: string, prefix: string): bool {
   if (!value.startsWith(prefix)) return false;
   if (value.length == prefix.length) return true;
   let last = prefix.charCodeAt(prefix.length - 1);
-  return last == 0x2f || last == 0x3a || value.charCodeAt(prefix.length) == 0x2f;
+  return last == Char.Slash || last == Char.Colon || value.charCodeAt(prefix.length) == Char.Slash;
 }
 
 function anyUnderPrefix(values: string[], prefix: string): bool {
