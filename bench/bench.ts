@@ -127,7 +127,7 @@ async function main(): Promise<void> {
     row.floorNs = median(timed[i].floorSamples);
   });
 
-  const configure: { rules: number; instructionsPerRule: number; ms: number; bytesPerRule: number }[] = [];
+  const configure: { rules: number; instructionsPerRule: number; ms: number; bytesPerRule: number; functions: { name: string; instructions: number }[] }[] = [];
   const one = await LeanHost.load(release);
   one.configure(fingerprints(1));
   for (const size of CONFIGURE_SIZES) {
@@ -138,7 +138,8 @@ async function main(): Promise<void> {
     const start = process.hrtime.bigint();
     if (!counted.accepted || !timing.configure(configuration)) throw new Error('configuration refused');
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    configure.push({ rules: size, instructionsPerRule: counted.instructions / size, ms, bytesPerRule: (timing.memoryBytes() - one.memoryBytes()) / size });
+    const functions = size <= 100_000 ? (await CountingHost.load(named)).configureBreakdown(configuration, size).slice(0, 12) : [];
+    configure.push({ rules: size, instructionsPerRule: counted.instructions / size, ms, bytesPerRule: (timing.memoryBytes() - one.memoryBytes()) / size, functions });
   }
 
   const report = {
@@ -167,8 +168,12 @@ async function main(): Promise<void> {
       console.log(`\n${r.name}:`);
       for (const f of r.functions) console.log(`  ${Math.round(f.instructions).toString().padStart(7)}  ${f.name}`);
     }
+    for (const c of configure.filter((c) => c.functions.length > 0)) {
+      console.log(`\nconfigure, ${c.rules.toLocaleString('en')} sha256 rules, per rule:`);
+      for (const f of c.functions) console.log(`  ${Math.round(f.instructions).toString().padStart(7)}  ${f.name}`);
+    }
   }
-  console.log('\nwritten to build/bench.json (per-function breakdowns included; --functions prints them)');
+  console.log('\nwritten to build/bench.json (per-function breakdowns included; --functions prints them); npm run bench:readme puts the tables in README.md');
 }
 
 await main();

@@ -93,14 +93,29 @@ export class CountingHost {
     return { mean: sum / count, max };
   }
 
-  // Per function, the mean instructions per request over `count` requests, largest first.
-  breakdown(request: LeanRequest, count: number): { name: string; instructions: number }[] {
+  // Per function, the instructions `work` executes divided by `per`, largest first.
+  private spentBy(work: () => void, per: number): { name: string; instructions: number }[] {
     const before = this.perFunction();
-    for (let i = 0; i < count; i++) this.host.send(request);
+    work();
     const after = this.perFunction();
     return after
-      .map((value, i) => ({ name: this.names.get(this.firstDefined + i) ?? `function ${this.firstDefined + i}`, instructions: Number(value - before[i]) / count }))
+      .map((value, i) => ({ name: this.names.get(this.firstDefined + i) ?? `function ${this.firstDefined + i}`, instructions: Number(value - before[i]) / per }))
       .filter((row) => row.instructions > 0)
       .sort((a, b) => b.instructions - a.instructions);
   }
+
+  // Per function, the mean instructions per request over `count` requests, largest first.
+  breakdown(request: LeanRequest, count: number): { name: string; instructions: number }[] {
+    return this.spentBy(() => {
+      for (let i = 0; i < count; i++) this.host.send(request);
+    }, count);
+  }
+
+  // Per function, the instructions configuring `rules` rules took, per rule, largest first.
+  configureBreakdown(configuration: Uint8Array, rules: number): { name: string; instructions: number }[] {
+    return this.spentBy(() => {
+      if (!this.host.configure(configuration)) throw new Error('configuration refused');
+    }, rules);
+  }
+
 }

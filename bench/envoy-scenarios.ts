@@ -15,7 +15,7 @@ import { Proxy } from '../envoy/proxy.js';
 import { type EnvoyConfig, render } from '../envoy/render.js';
 import { certificateFacts, peerCertificate } from '../host/certificate.js';
 import { SIDECAR_DETAILS, xfccElement } from '../host/xfcc.js';
-import { ROOT, digest } from './scenarios.js';
+import { ROOT, digest, rules } from './scenarios.js';
 
 export const MODULE = join(ROOT, 'build/cert-allowlist.wasm');
 export const HOST = 'payments.example.com';
@@ -63,7 +63,7 @@ export function envoyScenarios(): EnvoyScenario[] {
   return [
     { name: 'no filter', note: 'the floor: TLS, HTTP/2 and a direct response', client: 'allowed', filter: { kind: 'none' }, status: 200 },
     ...[1, 10_000, 100_000].map((count) => ({
-      name: `cert-allowlist, ${count.toLocaleString('en')} sha256 rules, allowed`,
+      name: `cert-allowlist, ${rules(count)}, allowed`,
       note: 'connection mode',
       client: 'allowed',
       filter: { kind: 'cert-allowlist', configuration: allowList(count, allowed.sha256) } as Filter,

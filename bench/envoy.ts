@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   for (const r of rows) {
     console.log(`| ${r.name} | ${Math.round(r.rps).toLocaleString('en')} | ${Math.round(r.p50Us)} | ${Math.round(r.p99Us)} | ${r.cpuUs.toFixed(1)} | ${r === rows[0] ? '' : r.addedUs.toFixed(1)} | ${r.note} |`);
   }
-  console.log('\nwritten to build/bench-envoy.json');
+  console.log('\nwritten to build/bench-envoy.json; npm run bench:readme puts the table in README.md');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -69,13 +69,16 @@ export function specOf(request: Request): RequestSpec {
   return { connection, authority: request.authority, path: request.path, headers: request.headers ?? {} };
 }
 
+// "1 sha256 rule", "1,000 sha256 rules".
+export const rules = (count: number) => `${count.toLocaleString('en')} sha256 rule${count === 1 ? '' : 's'}`;
+
 export function scenarios(listSizes: number[]): Scenario[] {
   const out: Scenario[] = [];
   for (const size of listSizes) {
     const list = fingerprints(size);
     const lines = fingerprints(size, LINES);
-    out.push({ name: `allow, ${size.toLocaleString('en')} sha256 rules`, note: 'connection mode, listed', configuration: list, request: { ...base, peer: peer(digest(size - 1)) }, status: 200, floor: 'allow', ceiling: 1_000 });
-    out.push({ name: `deny, ${size.toLocaleString('en')} sha256 rules`, note: 'unlisted: counters, the deny line, 403', configuration: lines, request: { ...base, peer: peer(STRANGER) }, status: 403, floor: 'deny', ceiling: 3_300 });
+    out.push({ name: `allow, ${rules(size)}`, note: 'connection mode, listed', configuration: list, request: { ...base, peer: peer(digest(size - 1)) }, status: 200, floor: 'allow', ceiling: 1_000 });
+    out.push({ name: `deny, ${rules(size)}`, note: 'unlisted: counters, the deny line, 403', configuration: lines, request: { ...base, peer: peer(STRANGER) }, status: 403, floor: 'deny', ceiling: 3_300 });
   }
   out.push({
     name: 'deny, a flood (lines held back)',

@@ -2,11 +2,12 @@
 // main scenarios of `npm run bench` under ceilings — a margin above what the benchmark measures,
 // never a timing — with no collector step inside a request, and the module under 128 KiB. It also
 // keeps the benchmark's lean host honest: every scenario gets the same answer there as in the
-// Envoy-faithful host.
+// Envoy-faithful host, and the README's instruction counts true.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { CountingHost } from '../bench/count.js';
+import { README, statedInstructions } from '../bench/readme.js';
 import { fingerprints, leanOf, scenarios, specOf } from '../bench/scenarios.js';
 import { EnvoyHost } from '../host/index.js';
 
@@ -15,6 +16,9 @@ const release = readFileSync(MODULE);
 const MAX_MODULE_BYTES = 128 * 1024;
 // Instructions to configure one plain sha256 rule, at 10 000 rules.
 const CONFIGURE_CEILING = 7_000;
+// The README's figures (npm run bench:readme) must be what the filter does now, within this much.
+const README_TOLERANCE = 0.03;
+const stated = statedInstructions(readFileSync(README, 'utf8'));
 
 describe('the benchmark\'s scenarios', () => {
   for (const scenario of scenarios([1, 1000, 100_000])) {
@@ -30,6 +34,9 @@ describe('the benchmark\'s scenarios', () => {
       if (scenario.ceiling !== null) {
         assert.ok(counts.mean <= scenario.ceiling, `${Math.round(counts.mean)} instructions per request`);
         assert.ok(counts.max <= 2 * counts.mean, `the largest request took ${counts.max}, the mean ${Math.round(counts.mean)}`);
+        const readme = stated.get(scenario.name);
+        assert.ok(readme !== undefined, `README.md states no instruction count for "${scenario.name}"`);
+        assert.ok(Math.abs(counts.mean - readme) <= README_TOLERANCE * readme, `README.md states ${readme} instructions, the filter now takes ${Math.round(counts.mean)}: run npm run bench and npm run bench:readme`);
       }
     });
   }
