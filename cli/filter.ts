@@ -13,6 +13,18 @@ export class CliError extends Error {
   }
 }
 
+/** Throws when `text` is not JSON, naming the file, line and column. */
+export function jsonProblem(file: string, text: string): void {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    const message = (error as Error).message;
+    const at = Number(/at position (\d+)/.exec(message)?.[1] ?? text.length);
+    const before = text.slice(0, at).split('\n');
+    throw new CliError(`${file}:${before.length}:${before[before.length - 1].length + 1}: not valid JSON (${message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '')})`);
+  }
+}
+
 export async function loadFilter(): Promise<EnvoyHost> {
   if (!existsSync(MODULE)) throw new CliError(`${MODULE} is missing: run npm run build`, 1);
   return EnvoyHost.load(MODULE, { canary: false });

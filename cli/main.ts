@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { addRules, ruleFor, type MatchBy } from './config-file.js';
-import { CliError, explain, validate } from './filter.js';
-import { envoyFilter, wasmPlugin, type RenderOptions } from './manifests.js';
+import { CliError, explain, jsonProblem, validate } from './filter.js';
+import { FAIL_STRATEGIES, PHASES, type FailStrategy, type RenderOptions } from './manifests.js';
 import { buildImage, writeLayout, type ImageFormat } from './oci.js';
 import { parseReference, push } from './registry.js';
 import { certificatesInSecrets } from './secret.js';
@@ -30,6 +30,13 @@ function certificatesIn(files: string[]): CertificateFacts[] {
       throw new CliError(`${file}: not a PEM or DER certificate (${(error as Error).message})`);
     }
   });
+}
+
+/** A JSON configuration file's text, refused with its line and column when it is not JSON. */
+export function readConfig(file: string): string {
+  const text = read(file).toString('utf8');
+  jsonProblem(file, text);
+  return text;
 }
 
 const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
@@ -99,7 +106,7 @@ export function program(io: Io): Command {
     .argument('<config>')
     .option('--json', 'machine-readable output')
     .action(async (file: string, options: { json?: boolean }) => {
-      const text = read(file).toString('utf8');
+      const text = readConfig(file);
       const problem = await validate(text);
       if (problem !== null) {
         print(options.json ?? false, { valid: false, error: problem }, `${file}: ${problem}`);
@@ -125,7 +132,7 @@ export function program(io: Io): Command {
       const at = options.at ? new Date(options.at) : new Date();
       if (Number.isNaN(at.getTime())) throw new CliError(`--at: expected an RFC 3339 time, got ${JSON.stringify(options.at)}`, 2);
       const [certificate] = certificatesIn([options.cert]);
-      const result = await explain(read(options.config).toString('utf8'), certificate, options.host, options.path, at);
+      const result = await explain(readConfig(options.config), certificate, options.host, options.path, at);
       const human = result.decision === 'allow'
         ? `allow: rule ${JSON.stringify(result.rule)}`
         : result.decision === 'out_of_scope' ? `allow: not filtered (${result.reason})` : `deny: ${result.reason}${result.rule ? ` (rule ${JSON.stringify(result.rule)})` : ''}`;
@@ -213,20 +220,31 @@ export function program(io: Io): Command {
     .option('--namespace <ns>', 'namespace', 'istio-system')
     .option('--name <name>', 'the resource name', 'cert-allowlist')
     .option('--selector <k=v>', 'workload label selector', 'istio=ingressgateway')
-    .option('--phase <phase>', 'WasmPlugin phase', 'AUTHN')
-    .option('--fail-strategy <strategy>', 'FAIL_CLOSE or FAIL_OPEN', 'FAIL_CLOSE')
+    .addOption(new Option('--phase <phase>', 'WasmPlugin phase').choices(PHASES).default('AUTHN'))
+    .addOption(new Option('--fail-strategy <strategy>', 'when the module cannot run: FAIL_CLOSE refuses requests until the next change; FAIL_RELOAD (Istio ≥ 1.27) starts a fresh VM after a trap; FAIL_OPEN lets requests through unchecked').choices(FAIL_STRATEGIES).default('FAIL_CLOSE'))
+    .option('--ports <list>', 'WasmPlugin: the gateway ports the filter sees (comma-separated), or "all"', '443')
+    .option('--image-pull-secret <name>', 'WasmPlugin: the Secret with the registry\'s credentials')
+    .addOption(new Option('--mode <mode>', 'render the configuration in this mode (dry-run: denials logged and counted, requests continue)').choices(['enforce', 'dry-run']))
     .option('--plugin-name <name>', 'root id', 'cert-allowlist')
-    .action(async (kind: string, options: { config: string; image?: string; url?: string; sha256?: string; namespace: string; name: string; selector: string; phase: string; failStrategy: string; pluginName: string }) => {
-      const text = read(options.config).toString('utf8');
-      const problem = await validate(text);
+    .action(async (kind: string, options: { config: string; image?: string; url?: string; sha256?: string; namespace: string; name: string; selector: string; phase: string; failStrategy: FailStrategy; ports: string; imagePullSecret?: string; mode?: string; pluginName: string }) => {
+      const config = JSON.parse(readConfig(options.config)) as Record<string, unknown>;
+      if (options.mode) config.mode = options.mode;
+      // What is rendered is what the filter accepts: a refused first push leaves the gateway
+      // answering 500 to every request.
+      const problem = await validate(JSON.stringify(config));
       if (problem !== null) throw new CliError(`${options.config}: ${problem}`);
       const selector = Object.fromEntries(list(options.selector).map((pair) => {
         const [key, value] = pair.split('=');
         if (!key || value === undefined) throw new CliError(`--selector: expected k=v, got ${JSON.stringify(pair)}`, 2);
         return [key, value];
       }));
-      const render: RenderOptions = { config: JSON.parse(text), name: options.name, namespace: options.namespace, selector, pluginName: options.pluginName,
-        url: options.image ?? options.url, sha256: options.sha256, phase: options.phase, failStrategy: options.failStrategy };
+      const ports = options.ports === 'all' ? [] : list(options.ports).map((port) => {
+        if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw new CliError(`--ports: expected port numbers or "all", got ${JSON.stringify(port)}`, 2);
+        return Number(port);
+      });
+      const render: RenderOptions = { config, name: options.name, namespace: options.namespace, selector, pluginName: options.pluginName,
+        url: options.image ?? options.url, sha256: options.sha256, phase: options.phase, failStrategy: options.failStrategy, ports, imagePullSecret: options.imagePullSecret };
+      const { envoyFilter, wasmPlugin } = await import('./manifests.js');
       io.out(kind === 'wasmplugin' ? wasmPlugin(render) : envoyFilter(render));
     });
 

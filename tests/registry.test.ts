@@ -127,7 +127,7 @@ describe('image push', () => {
     const refused = await cli('image', 'push', `${registry}/cert-allowlist:1`, '--insecure');
     assert.equal(refused.code, 1);
     assert.match(refused.err, /wants credentials/);
-    const output = execFileSync('node', [join(root, 'bin/cert-allowlist.mjs'), 'image', 'push', `${registry}/cert-allowlist:1`, '--insecure', '--username', 'pusher', '--password-stdin'],
+    const output = execFileSync('node', ['--import', 'tsx', join(root, 'cli/bin.ts'), 'image', 'push', `${registry}/cert-allowlist:1`, '--insecure', '--username', 'pusher', '--password-stdin'],
       { input: 's3cret\n', encoding: 'utf8', cwd: root });
     assert.match(output, /manifest digest: sha256:[0-9a-f]{64}/);
   });
