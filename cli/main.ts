@@ -1,17 +1,18 @@
 // cert-allowlist: from certificates to a validated configuration and Istio manifests. Human output
 // by default, --json for machines; exit 0 ok, 1 validation or decision failure, 2 usage error.
+import { isDeepStrictEqual } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { addRules, ruleFor, type MatchBy } from './config-file.js';
-import { CliError, explain, jsonProblem, validate } from './filter.js';
+import { findings } from './check.js';
+import { ConfigFile, type ListName, type Rule } from './config-file.js';
+import { explain } from './explain.js';
+import { CliError, jsonProblem, MODULE, validate } from './filter.js';
 import { FAIL_STRATEGIES, PHASES, type FailStrategy, type RenderOptions } from './manifests.js';
 import { buildImage, writeLayout, type ImageFormat } from './oci.js';
 import { parseReference, push } from './registry.js';
+import { MATCH_BY, rulesFor, type RuleOptions } from './rule-for.js';
 import { certificatesInSecrets } from './secret.js';
-import { MODULE } from './filter.js';
 import { certificateFacts, readCertificates, type CertificateFacts } from '../host/certificate.js';
-
-const KUBERNETES_OBJECT_LIMIT = 1.5 * 1024 * 1024;
 
 function read(file: string): Buffer {
   try {
@@ -21,15 +22,43 @@ function read(file: string): Buffer {
   }
 }
 
-function certificatesIn(files: string[]): CertificateFacts[] {
+interface FileCertificate {
+  file: string;
+  facts: CertificateFacts;
+}
+
+function certificatesIn(files: string[]): FileCertificate[] {
   return files.flatMap((file) => {
     try {
-      return readCertificates(read(file)).map(certificateFacts);
+      return readCertificates(read(file)).map((certificate) => ({ file, facts: certificateFacts(certificate) }));
     } catch (error) {
       if (error instanceof CliError) throw error;
       throw new CliError(`${file}: not a PEM or DER certificate (${(error as Error).message})`);
     }
   });
+}
+
+// The client certificates among `found`: a bundle's CA certificates are skipped with a note (a
+// client never presents one), unless asked for.
+function clients(found: FileCertificate[], includeCa: boolean, io: Io): FileCertificate[] {
+  if (includeCa) return found;
+  const skipped = found.filter((c) => c.facts.isCa);
+  for (const c of skipped) io.err(`note: ${c.file}: skipped the CA certificate ${c.facts.subject ?? c.facts.sha256} (--include-ca takes it)\n`);
+  const leaves = found.filter((c) => !c.facts.isCa);
+  if (leaves.length === 0) throw new CliError(`${[...new Set(found.map((c) => c.file))].join(', ')}: only CA certificates (--include-ca takes them)`);
+  return leaves;
+}
+
+// Where a certificate stands at `at`: the gateway's handshake refuses one outside its validity.
+function validity(facts: CertificateFacts, at: Date): string | null {
+  if (at.getTime() > Date.parse(facts.notAfter)) return `expired at ${facts.notAfter}`;
+  if (at.getTime() < Date.parse(facts.notBefore)) return `not valid before ${facts.notBefore}`;
+  return null;
+}
+
+function time(name: string, value: string | undefined): string | undefined {
+  if (value !== undefined && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value)) throw new CliError(`${name}: expected an RFC 3339 UTC time such as 2027-01-31T23:59:59Z, got ${JSON.stringify(value)}`, 2);
+  return value;
 }
 
 /** A JSON configuration file's text, refused with its line and column when it is not JSON. */
@@ -49,28 +78,20 @@ export interface Io {
 
 const processIo: Io = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) };
 
-interface ConfigRule {
-  name: string;
-  notAfter?: string;
-  hosts?: string[];
-}
+const MATCH_OPTIONS = (command: Command, what: string) => command
+  .addOption(new Option('--by <field>', what).choices(MATCH_BY).default('sha256'))
+  .option('--san <value>', 'with --by uriSan, dnsSan, emailSan or ipSan: which SAN, when the certificate has several')
+  .option('--each-san', 'with several SANs of that kind: a rule for each (NAME-1, NAME-2, …)')
+  .option('--prefix <prefix>', 'with --by uriSanPrefix: the start of the URI SANs the rule allows')
+  .option('--hosts <list>', 'comma-separated host patterns', list)
+  .option('--paths <list>', 'comma-separated path prefixes', list)
+  .option('--not-after <time>', 'RFC 3339 UTC time the rule stops matching')
+  .option('--include-ca', 'take CA certificates too (a client never presents one)')
+  .option('--deny', 'the deny list');
 
-/** Warnings `check` adds to the filter's verdict: size, expired rules, rules that can never match. */
-export function warnings(config: { hosts?: string[]; allow?: ConfigRule[]; deny?: ConfigRule[] }, bytes: number, now: Date): string[] {
-  const result: string[] = [];
-  if (bytes > KUBERNETES_OBJECT_LIMIT * 0.75) {
-    result.push(`the configuration is ${bytes} bytes: a WasmPlugin holding it approaches Kubernetes' ~1.5 MiB object limit; split it by host across several WasmPlugins (each with its own "hosts" and pluginName)`);
-  }
-  for (const listName of ['allow', 'deny'] as const) {
-    (config[listName] ?? []).forEach((rule, i) => {
-      if (rule.notAfter && Date.parse(rule.notAfter) < now.getTime()) result.push(`${listName}[${i}] (${rule.name}) expired at ${rule.notAfter}`);
-      if (config.hosts && rule.hosts && !rule.hosts.some((h) => config.hosts!.some((top) => top.toLowerCase() === h.toLowerCase() || (top.startsWith('*.') && h.toLowerCase().endsWith(top.slice(1).toLowerCase()))))) {
-        result.push(`${listName}[${i}] (${rule.name}) can never match: none of its hosts is inside the configuration's hosts`);
-      }
-    });
-  }
-  return result;
-}
+type MatchOptions = RuleOptions & { includeCa?: boolean; deny?: boolean };
+
+const listOf = (options: { deny?: boolean }): ListName => (options.deny ? 'deny' : 'allow');
 
 export function program(io: Io): Command {
   const print = (json: boolean, value: unknown, human: string) => io.out(`${json ? JSON.stringify(value, null, 2) : human}\n`);
@@ -84,8 +105,9 @@ export function program(io: Io): Command {
     .argument('<cert...>')
     .option('--json', 'machine-readable output')
     .action((files: string[], options: { json?: boolean }) => {
-      const certificates = certificatesIn(files);
-      print(options.json ?? false, certificates.map(({ pem, ...facts }) => facts), certificates.map((c) => [
+      const now = new Date();
+      const certificates = certificatesIn(files).map((c) => c.facts);
+      print(options.json ?? false, certificates.map(({ pem, ...facts }) => ({ ...facts, validity: validity({ pem, ...facts }, now) ?? 'valid' })), certificates.map((c) => [
         `sha256:   ${c.sha256}`,
         `subject:  ${c.subject}`,
         `issuer:   ${c.issuer}`,
@@ -95,88 +117,197 @@ export function program(io: Io): Command {
         ...c.emailSans.map((e) => `email:    ${e}`),
         ...c.ipSans.map((ip) => `ip SAN:   ${ip}`),
         `serial:   ${c.serial}`,
-        `valid:    ${c.notBefore} to ${c.notAfter}`,
+        `valid:    ${c.notBefore} to ${c.notAfter}${validity(c, now) ? ` — ${validity(c, now)!.toUpperCase()}: the gateway's handshake refuses it` : ''}`,
         `spki:     ${c.spkiSha256}`,
-        ...(c.isCa ? ['ca:       yes'] : []),
+        ...(c.isCa ? ['ca:       yes (a CA certificate, not a client\'s)'] : []),
       ].join('\n')).join('\n\n'));
     });
 
   cli.command('check')
-    .description('validate a configuration with the filter itself, and warn about size, expired rules and rules that can never match')
+    .description('validate a configuration with the filter itself; errors for what cannot be applied, warnings for expired and unmatchable rules')
     .argument('<config>')
+    .option('--strict', 'fail (exit 1) on warnings too')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, options: { json?: boolean }) => {
+    .action(async (file: string, options: { json?: boolean; strict?: boolean }) => {
       const text = readConfig(file);
       const problem = await validate(text);
       if (problem !== null) {
-        print(options.json ?? false, { valid: false, error: problem }, `${file}: ${problem}`);
+        print(options.json ?? false, { valid: false, errors: [problem], warnings: [] }, `${file}: ${problem}`);
         process.exitCode = 1;
         return;
       }
       // As pluginConfig the configuration travels as compact JSON inside the WasmPlugin object.
       const bytes = Buffer.byteLength(JSON.stringify(JSON.parse(text)));
-      const found = warnings(JSON.parse(text), bytes, new Date());
-      print(options.json ?? false, { valid: true, error: null, pluginConfigBytes: bytes, warnings: found },
-        [`${file}: valid (${bytes} bytes as pluginConfig)`, ...found.map((w) => `warning: ${w}`)].join('\n'));
+      const { errors, warnings } = await findings(JSON.parse(text), bytes, new Date());
+      const failed = errors.length > 0 || (options.strict === true && warnings.length > 0);
+      print(options.json ?? false, { valid: errors.length === 0, pluginConfigBytes: bytes, errors, warnings },
+        [`${file}: ${errors.length === 0 ? 'valid' : 'cannot be applied'} (${bytes} bytes as pluginConfig)`, ...errors.map((e) => `error: ${e}`), ...warnings.map((w) => `warning: ${w}`)].join('\n'));
+      if (failed) process.exitCode = 1;
     });
 
   cli.command('explain')
-    .description('run the filter on one certificate and request, and say what it decides and why')
+    .description('run the filter on one certificate and request, and say what it decides and why, rule by rule')
     .requiredOption('--config <file>')
-    .requiredOption('--cert <file>')
+    .requiredOption('--cert <file>', 'the client\'s certificate (of a bundle, the first that is not a CA)')
     .option('--host <host>', 'the request\'s :authority', 'localhost')
     .option('--path <path>', 'the request\'s :path', '/')
     .option('--at <time>', 'the time of the request (RFC 3339)')
+    .option('--include-ca', 'judge a CA certificate too')
     .option('--json', 'machine-readable output')
-    .action(async (options: { config: string; cert: string; host: string; path: string; at?: string; json?: boolean }) => {
+    .action(async (options: { config: string; cert: string; host: string; path: string; at?: string; includeCa?: boolean; json?: boolean }) => {
       const at = options.at ? new Date(options.at) : new Date();
       if (Number.isNaN(at.getTime())) throw new CliError(`--at: expected an RFC 3339 time, got ${JSON.stringify(options.at)}`, 2);
-      const [certificate] = certificatesIn([options.cert]);
-      const result = await explain(readConfig(options.config), certificate, options.host, options.path, at);
-      const human = result.decision === 'allow'
+      const [{ facts: certificate }] = clients(certificatesIn([options.cert]), options.includeCa ?? false, io);
+      const config = readConfig(options.config);
+      const refused = validity(certificate, at);
+      if (refused !== null) {
+        const reason = `the gateway's TLS handshake refuses the certificate: ${refused}`;
+        print(options.json ?? false, { decision: 'deny', reason, rule: null, logLine: null, rules: [], notItemised: 0 }, `deny: ${reason}`);
+        process.exitCode = 1;
+        return;
+      }
+      const result = await explain(config, certificate, options.host, options.path, at);
+      const verdict = result.decision === 'allow'
         ? `allow: rule ${JSON.stringify(result.rule)}`
         : result.decision === 'out_of_scope' ? `allow: not filtered (${result.reason})` : `deny: ${result.reason}${result.rule ? ` (rule ${JSON.stringify(result.rule)})` : ''}`;
-      print(options.json ?? false, result, human);
+      const lines = result.rules.map((r) => `  ${r.list}[${r.index}] ${JSON.stringify(r.name)}: ${r.matched ? 'matches' : r.reason}`);
+      if (result.notItemised > 0) lines.push(`  … and ${result.notItemised} more rule(s), not itemised`);
+      print(options.json ?? false, result, [verdict, ...lines].join('\n'));
       if (result.decision === 'deny') process.exitCode = 1;
     });
 
-  cli.command('add')
-    .description('add a rule per certificate to a configuration file')
+  MATCH_OPTIONS(cli.command('add'), 'what the rule matches')
+    .description('add a rule per client certificate to a configuration file')
     .argument('<cert...>')
     .requiredOption('--config <file>')
     .requiredOption('--name <name>', 'the rule\'s name (with several certificates: NAME-1, NAME-2, …)')
-    .addOption(new Option('--by <field>', 'what the rule matches').choices(['sha256', 'uriSan', 'dnsSan', 'subject', 'cn']).default('sha256'))
-    .option('--hosts <list>', 'comma-separated host patterns', list)
-    .option('--paths <list>', 'comma-separated path prefixes', list)
-    .option('--not-after <time>', 'RFC 3339 UTC time the rule stops matching')
-    .option('--deny', 'add to the deny list')
-    .action(async (files: string[], options: { config: string; name: string; by: MatchBy; hosts?: string[]; paths?: string[]; notAfter?: string; deny?: boolean }) => {
-      const certificates = certificatesIn(files);
-      const rules = certificates.map((c, i) => ruleFor(certificates.length === 1 ? options.name : `${options.name}-${i + 1}`, c, options));
-      await addRules(options.config, rules, options.deny);
+    .action(async (files: string[], options: MatchOptions & { config: string; name: string; notAfter?: string }) => {
+      time('--not-after', options.notAfter);
+      const certificates = clients(certificatesIn(files), options.includeCa ?? false, io);
+      const rules = certificates.flatMap((c, i) => rulesFor(certificates.length === 1 ? options.name : `${options.name}-${i + 1}`, c.facts, options));
+      const file = ConfigFile.read(options.config, true);
+      const list = listOf(options);
+      const existing = file.rules(list);
+      for (const rule of rules) {
+        if (existing.some((other) => other.name === rule.name)) throw new CliError(`${list}: a rule named ${JSON.stringify(rule.name)} exists already (rotate or remove it)`);
+        const [key, value] = Object.entries(rule).find(([k]) => k !== 'name')!;
+        const same = existing.find((other) => isDeepStrictEqual(other[key], value) && !other.hosts && !other.paths);
+        if (same) throw new CliError(`${list}: rule ${JSON.stringify(same.name)} already matches ${key} ${JSON.stringify(value)}`);
+        file.add(list, rule);
+      }
+      await file.write();
       io.out(`${options.config}: added ${rules.map((r) => r.name).join(', ')}\n`);
     });
 
-  cli.command('import-secret')
-    .description('add a rule per client certificate found in Kubernetes Secrets (a Secret, a List, kubectl get -o yaml|json output)')
-    .argument('<file>', 'the Secret(s), or - for standard input')
+  MATCH_OPTIONS(cli.command('import-secret'), 'what each rule matches')
+    .description('bring a configuration in line with the client certificates of Kubernetes Secrets: new ones added, changed ones updated, unchanged ones kept; rules of certificates no longer there are reported, and removed with --prune')
+    .argument('<file>', 'the Secret(s) (a Secret, a List, kubectl get -o yaml|json output), or - for standard input')
     .requiredOption('--config <file>')
-    .addOption(new Option('--by <field>', 'what each rule matches').choices(['sha256', 'uriSan', 'dnsSan', 'subject', 'cn']).default('sha256'))
-    .option('--include-ca', 'also add CA certificates')
-    .option('--deny', 'add to the deny list')
-    .action(async (file: string, options: { config: string; by: MatchBy; includeCa?: boolean; deny?: boolean }) => {
-      const found = certificatesInSecrets(read(file).toString('utf8'), options.includeCa);
-      if (found.length === 0) throw new CliError(`${file}: no client certificate in the Secret(s)`);
-      const perSecret = new Map<string, number>();
-      for (const f of found) perSecret.set(f.secret, (perSecret.get(f.secret) ?? 0) + 1);
-      const seen = new Map<string, number>();
-      const rules = found.map((f) => {
-        const n = (seen.get(f.secret) ?? 0) + 1;
-        seen.set(f.secret, n);
-        return ruleFor(perSecret.get(f.secret) === 1 ? f.secret : `${f.secret}-${n}`, f.certificate, options);
-      });
-      await addRules(options.config, rules, options.deny);
-      io.out(`${options.config}: added ${rules.map((r) => r.name).join(', ')}\n`);
+    .option('--prune', 'remove the rules of certificates the Secrets no longer hold')
+    .option('--json', 'machine-readable output')
+    .action(async (input: string, options: MatchOptions & { config: string; prune?: boolean; json?: boolean; notAfter?: string }) => {
+      time('--not-after', options.notAfter);
+      const found = certificatesInSecrets(read(input).toString('utf8'), options.includeCa);
+      if (found.length === 0) throw new CliError(`${input}: no client certificate in the Secret(s)`);
+      const file = ConfigFile.read(options.config, true);
+      const list = listOf(options);
+      const existing = file.rules(list);
+      const wanted = found.flatMap((f) => rulesFor(f.name, f.certificate, options));
+      const report = { added: [] as string[], changed: [] as string[], unchanged: [] as string[], removed: [] as string[], kept: [] as string[] };
+      for (const rule of wanted) {
+        const old = existing.find((r) => r.name === rule.name);
+        if (!old) {
+          file.add(list, rule);
+          report.added.push(rule.name);
+        } else if (isDeepStrictEqual({ ...rule, comment: old.comment }, { ...old, comment: old.comment })) {
+          report.unchanged.push(rule.name);
+        } else {
+          file.replace(list, rule.name, old.comment === undefined ? rule : { ...rule, comment: old.comment });
+          report.changed.push(rule.name);
+        }
+      }
+      // Rules this import owns: named after one of these Secrets.
+      const secrets = new Set(found.map((f) => f.secret));
+      for (const rule of existing) {
+        const owner = rule.name.slice(0, rule.name.indexOf('/'));
+        if (!rule.name.includes('/') || !secrets.has(owner) || wanted.some((w) => w.name === rule.name)) continue;
+        if (options.prune) {
+          file.remove(list, rule.name);
+          report.removed.push(rule.name);
+        } else {
+          report.kept.push(rule.name);
+        }
+      }
+      if (report.added.length + report.changed.length + report.removed.length > 0) await file.write();
+      const names = (label: string, names: string[]) => (names.length > 0 ? `${names.length} ${label} (${names.join(', ')})` : `0 ${label}`);
+      print(options.json ?? false, report, [
+        `${options.config}: ${names('added', report.added)}, ${names('changed', report.changed)}, ${report.unchanged.length} unchanged${options.prune ? `, ${names('removed', report.removed)}` : ''}`,
+        ...(report.kept.length > 0 ? [`no longer in the Secrets, kept: ${report.kept.join(', ')} (--prune removes them)`] : []),
+      ].join('\n'));
+    });
+
+  cli.command('list')
+    .description('list the rules of a configuration file')
+    .requiredOption('--config <file>')
+    .option('--json', 'machine-readable output')
+    .action((options: { config: string; json?: boolean }) => {
+      const file = ConfigFile.read(options.config);
+      const now = Date.now();
+      const rows = (['allow', 'deny'] as const).flatMap((list) => file.rules(list).map((rule) => ({ list, ...rule }) as Rule & { list: ListName; hosts?: string[]; paths?: string[]; notBefore?: string; notAfter?: string; comment?: string }));
+      print(options.json ?? false, rows, rows.map(({ list, name, hosts, paths, notBefore, notAfter, comment: _, ...matcher }) => [
+        `${list} ${JSON.stringify(name)}: ${Object.entries(matcher).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`,
+        hosts ? ` hosts=${hosts.join(',')}` : '',
+        paths ? ` paths=${paths.join(',')}` : '',
+        notBefore ? ` from ${notBefore}` : '',
+        notAfter ? ` until ${notAfter}${Date.parse(notAfter) < now ? ' (EXPIRED)' : ''}` : '',
+      ].join('')).join('\n') || `${options.config}: no rules`);
+    });
+
+  cli.command('remove')
+    .description('remove rules by name')
+    .argument('<name...>')
+    .requiredOption('--config <file>')
+    .option('--deny', 'from the deny list')
+    .action(async (names: string[], options: { config: string; deny?: boolean }) => {
+      const file = ConfigFile.read(options.config);
+      for (const name of names) file.remove(listOf(options), name);
+      await file.write();
+      io.out(`${options.config}: removed ${names.join(', ')}\n`);
+    });
+
+  cli.command('rotate')
+    .description('end a rule at a time (its notAfter) and, with a new certificate, add its successor with the same scope')
+    .argument('<name>', 'the rule to end')
+    .argument('[cert]', 'the new certificate')
+    .requiredOption('--config <file>')
+    .requiredOption('--not-after <time>', 'RFC 3339 UTC time the old rule stops matching')
+    .option('--new-name <name>', 'the new rule\'s name (default: NAME-next)')
+    .option('--deny', 'in the deny list')
+    .action(async (name: string, cert: string | undefined, options: { config: string; notAfter: string; newName?: string; deny?: boolean }) => {
+      time('--not-after', options.notAfter);
+      const file = ConfigFile.read(options.config);
+      const list = listOf(options);
+      const old = file.rules(list).find((rule) => rule.name === name);
+      if (!old) throw new CliError(`${list}: no rule named ${JSON.stringify(name)}`);
+      file.replace(list, name, { ...old, notAfter: options.notAfter });
+      const added: string[] = [];
+      if (cert !== undefined) {
+        const [{ facts }] = clients(certificatesIn([cert]), false, io);
+        const by = Object.keys(old).find((k) => (MATCH_BY as readonly string[]).includes(k)) as RuleOptions['by'];
+        const sanKinds = ['uriSan', 'dnsSan', 'emailSan', 'ipSan'];
+        const [successor] = rulesFor(options.newName ?? `${name}-next`, facts, {
+          by,
+          san: sanKinds.includes(by) ? (old[by] as string) : undefined,
+          prefix: by === 'uriSanPrefix' ? (old.uriSanPrefix as string) : undefined,
+        });
+        const { name: _, notAfter: __, ...scope } = Object.fromEntries(Object.entries(old).filter(([k]) => ['hosts', 'paths', 'comment'].includes(k)));
+        const rule: Rule = { ...successor, ...scope };
+        if (file.rules(list).some((r) => r.name === rule.name)) throw new CliError(`${list}: a rule named ${JSON.stringify(rule.name)} exists already (--new-name)`);
+        file.add(list, rule);
+        added.push(rule.name);
+      }
+      await file.write();
+      io.out(`${options.config}: ${name} ends at ${options.notAfter}${added.length > 0 ? `; added ${added.join(', ')}` : ''}\n`);
     });
 
   const image = cli.command('image').description('build or push the filter as an OCI image Istio can pull');

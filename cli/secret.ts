@@ -1,5 +1,7 @@
 // Client certificates from Kubernetes Secrets: one Secret, a List, or `kubectl get -o yaml|json`
-// output, as YAML or JSON; every certificate in data (base64) or stringData, PEM bundles included.
+// output, as YAML or JSON; every certificate in data (base64) or stringData, PEM (bundles included)
+// or DER. Each is named after where it lies — `<secret>/<data key>`, `#2`, `#3`… for the further
+// certificates of a bundle — so that importing the same Secrets again finds the same names.
 import { X509Certificate } from 'node:crypto';
 import { parseAllDocuments } from 'yaml';
 import { CliError } from './filter.js';
@@ -8,6 +10,8 @@ import { certificateFacts, readCertificates, type CertificateFacts } from '../ho
 export interface SecretCertificate {
   secret: string;
   key: string;
+  /** `<secret>/<key>`, with `#n` for the n-th certificate of a bundle (n ≥ 2). */
+  name: string;
   certificate: CertificateFacts;
 }
 
@@ -45,17 +49,25 @@ export function certificatesInSecrets(text: string, includeCa = false): SecretCe
       ...Object.entries(secret.stringData ?? {}).map(([key, value]) => [key, Buffer.from(value, 'utf8')] as [string, Buffer]),
     ];
     for (const [key, bytes] of values) {
-      if (!bytes.includes('-----BEGIN CERTIFICATE-----')) continue; // keys, CRLs, other data
       let certificates: X509Certificate[];
-      try {
-        certificates = readCertificates(bytes);
-      } catch (error) {
-        throw new CliError(`${name}/${key}: unreadable certificate (${(error as Error).message})`);
+      if (bytes.includes('-----BEGIN CERTIFICATE-----')) {
+        try {
+          certificates = readCertificates(bytes);
+        } catch (error) {
+          throw new CliError(`${name}/${key}: unreadable certificate (${(error as Error).message})`);
+        }
+      } else {
+        // DER, or something else entirely (a key, a CRL, a password): only a certificate is taken.
+        try {
+          certificates = [new X509Certificate(bytes)];
+        } catch {
+          continue;
+        }
       }
-      for (const certificate of certificates) {
-        if (certificate.ca && !includeCa) continue;
-        found.push({ secret: name, key, certificate: certificateFacts(certificate) });
-      }
+      certificates.forEach((certificate, i) => {
+        if (certificate.ca && !includeCa) return;
+        found.push({ secret: name, key, name: `${name}/${key}${i > 0 ? `#${i + 1}` : ''}`, certificate: certificateFacts(certificate) });
+      });
     }
   }
   return found;

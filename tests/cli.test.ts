@@ -42,13 +42,13 @@ const CERTS: Made[] = [
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'cert-allowlist-cli-'));
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=CLI test CA',
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=CLI test CA',
     '-addext', 'basicConstraints=critical,CA:TRUE']);
   for (const c of CERTS) {
     const key = c.key === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] : ['-newkey', c.key];
     openssl(['req', '-new', ...key, '-nodes', '-keyout', `${c.name}.key`, '-out', `${c.name}.csr`, '-subj', c.subject, '-utf8']);
     writeFileSync(join(dir, `${c.name}.ext`), `subjectAltName=${c.sans}\n`);
-    openssl(['x509', '-req', '-in', `${c.name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-days', '30', '-sha256', '-out', `${c.name}.crt`, '-extfile', `${c.name}.ext`,
+    openssl(['x509', '-req', '-in', `${c.name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-days', '3650', '-sha256', '-out', `${c.name}.crt`, '-extfile', `${c.name}.ext`,
       '-set_serial', '0x00fedcba9876543210fedcba98765432']);
   }
   writeFileSync(join(dir, 'bundle.pem'), CERTS.map((c) => readFileSync(join(dir, `${c.name}.crt`), 'utf8')).join(''));
@@ -111,7 +111,7 @@ describe('check and explain run the filter itself', () => {
     assert.equal(code, 1);
     assert.match(out, /allow\[0\]\.sha256: expected 64 hex digits, got "xyz"/);
   });
-  it('warns about expired rules, rules that can never match, and size', async () => {
+  it('warns about expired rules, rules that can never match, and a size client-side kubectl apply cannot take', async () => {
     const big = Array.from({ length: 15000 }, (_, i) => ({ name: `client-${i}`, sha256: i.toString(16).padStart(64, '0') }));
     writeFileSync(config(), JSON.stringify({ hosts: ['payments.example.com'], allow: [{ name: 'old', cn: 'x', notAfter: '2020-01-01T00:00:00Z' }, { name: 'elsewhere', cn: 'y', hosts: ['other.example'] }, ...big] }));
     const { code, out } = await cli('check', '--json', config());
@@ -120,16 +120,52 @@ describe('check and explain run the filter itself', () => {
     assert.equal(report.warnings.length, 3, out);
     assert.match(report.warnings.join('\n'), /old\) expired/);
     assert.match(report.warnings.join('\n'), /elsewhere\) can never match/);
-    assert.match(report.warnings.join('\n'), /approaches Kubernetes' ~1\.5 MiB object limit; split it by host/);
+    assert.match(report.warnings.join('\n'), /client-side kubectl apply stores the whole object in an annotation limited to 262144 bytes and fails; apply it with kubectl apply --server-side/);
+    assert.deepEqual(report.errors, []);
+    assert.equal((await cli('check', '--strict', config())).code, 1, '--strict fails on warnings');
   });
   it('explains an allow, naming the rule, and a deny, naming the reason', async () => {
     writeFileSync(config(), JSON.stringify({ allow: [{ name: 'partner', uriSan: 'spiffe://p/2' }], deny: [{ name: 'no-admin', cn: 'partner', paths: ['/admin'] }] }));
     const allowed = await cli('explain', '--config', config(), '--cert', join(dir, 'ecdsa.crt'), '--path', '/x');
-    assert.deepEqual([allowed.code, allowed.out.trim()], [0, 'allow: rule "partner"'], 'the second URI SAN counts, as behind an Istio gateway');
+    assert.deepEqual([allowed.code, allowed.out.split('\n')[0]], [0, 'allow: rule "partner"'], 'the second URI SAN counts, as behind an Istio gateway');
     const denied = await cli('explain', '--config', config(), '--cert', join(dir, 'ecdsa.crt'), '--path', '/admin/../admin/x');
-    assert.deepEqual([denied.code, denied.out.trim()], [1, 'deny: denied_by_rule (rule "no-admin")']);
+    assert.deepEqual([denied.code, denied.out.split('\n')[0]], [1, 'deny: denied_by_rule (rule "no-admin")']);
     const stranger = await cli('explain', '--json', '--config', config(), '--cert', join(dir, 'rsa.crt'));
     assert.equal(JSON.parse(stranger.out).reason, 'not_allowed');
+  });
+  it('says for each rule that did not match why: a different identity, the host, the path, the window', async () => {
+    writeFileSync(config(), JSON.stringify({ allow: [
+      { name: 'other-client', uriSan: 'spiffe://p/9' },
+      { name: 'other-host', uriSan: 'spiffe://p/1', hosts: ['other.example'] },
+      { name: 'other-path', uriSan: 'spiffe://p/1', paths: ['/settle'] },
+      { name: 'over', uriSan: 'spiffe://p/1', notAfter: '2020-01-01T00:00:00Z' },
+    ], deny: [{ name: 'no-admin', cn: 'partner', paths: ['/admin'] }] }));
+    const { code, out } = await cli('explain', '--json', '--config', config(), '--cert', join(dir, 'ecdsa.crt'), '--host', 'payments.example', '--path', '/report/1');
+    assert.equal(code, 1);
+    const reasons = Object.fromEntries(JSON.parse(out).rules.map((r: { name: string; reason: string }) => [r.name, r.reason]));
+    assert.match(reasons['other-client'], /^a different uriSan \(the certificate has \["spiffe:\/\/p\/1","spiffe:\/\/p\/2"\]\)$/);
+    assert.equal(reasons['other-host'], 'the host "payments.example" is not inside its hosts ["other.example"]');
+    assert.equal(reasons['other-path'], 'the path "/report/1" is not under its paths ["/settle"]');
+    assert.match(reasons.over, /^outside its window/);
+    assert.equal(reasons['no-admin'], 'the path "/report/1" is not under its paths ["/admin"]');
+  });
+  it('never allows a certificate the gateway\'s handshake refuses: expired or not yet valid; inspect marks it', async () => {
+    writeFileSync(config(), JSON.stringify({ allow: [{ name: 'partner', cn: 'partner' }] }));
+    const later = await cli('explain', '--config', config(), '--cert', join(dir, 'ecdsa.crt'), '--at', '2040-01-01T00:00:00Z');
+    assert.equal(later.code, 1);
+    assert.match(later.out, /^deny: the gateway's TLS handshake refuses the certificate: expired at /);
+    const earlier = await cli('explain', '--config', config(), '--cert', join(dir, 'ecdsa.crt'), '--at', '2020-01-01T00:00:00Z');
+    assert.match(earlier.out, /not valid before/);
+    assert.equal(JSON.parse((await cli('inspect', '--json', join(dir, 'ecdsa.crt'))).out)[0].validity, 'valid');
+  });
+  it('judges the leaf of a bundle, never its CA, and says so', async () => {
+    writeFileSync(config(), JSON.stringify({ allow: [{ name: 'partner', cn: 'partner' }] }));
+    writeFileSync(join(dir, 'bundle.pem'), readFileSync(join(dir, 'ca.crt'), 'utf8') + readFileSync(join(dir, 'ecdsa.crt'), 'utf8'));
+    const { code, out, err } = await cli('explain', '--config', config(), '--cert', join(dir, 'bundle.pem'));
+    assert.equal(code, 0);
+    assert.match(out, /^allow: rule "partner"/);
+    assert.match(err, /skipped the CA certificate CN=CLI test CA/);
+    assert.equal((await cli('explain', '--config', config(), '--cert', join(dir, 'ca.crt'))).code, 1, 'a CA alone is refused unless --include-ca');
   });
   it('explains a validity window with --at', async () => {
     writeFileSync(config(), JSON.stringify({ allow: [{ name: 'temp', cn: 'partner', notAfter: '2027-01-31T23:59:59Z' }] }));
@@ -143,7 +179,7 @@ describe('add', () => {
     const file = join(dir, 'add.json');
     writeFileSync(file, '{\n    "allow": []\n}\n');
     assert.equal((await cli('add', join(dir, 'rsa.crt'), '--config', file, '--name', 'batch')).code, 0);
-    assert.equal((await cli('add', join(dir, 'ecdsa.crt'), '--config', file, '--name', 'partner', '--by', 'uriSan', '--paths', '/settle/,/report/')).code, 0);
+    assert.equal((await cli('add', join(dir, 'ecdsa.crt'), '--config', file, '--name', 'partner', '--by', 'uriSan', '--san', 'spiffe://p/1', '--paths', '/settle/,/report/')).code, 0);
     assert.equal((await cli('add', join(dir, 'escaped.crt'), '--config', file, '--name', 'acme', '--by', 'cn', '--deny')).code, 0);
     const text = readFileSync(file, 'utf8');
     assert.match(text, /^\{\n {4}"allow": \[/);
@@ -190,7 +226,7 @@ describe('import-secret', () => {
     assert.equal(code, 0, out);
     const rules = JSON.parse(readFileSync(config, 'utf8')).allow;
     const facts = JSON.parse((await cli('inspect', '--json', join(dir, 'rsa.crt'), join(dir, 'ecdsa.crt'))).out);
-    assert.deepEqual(rules, [{ name: 'partner-certs-1', sha256: facts[0].sha256 }, { name: 'partner-certs-2', sha256: facts[1].sha256 }]);
+    assert.deepEqual(rules, [{ name: 'partner-certs/tls.crt', sha256: facts[0].sha256 }, { name: 'partner-certs/tls.crt#2', sha256: facts[1].sha256 }]);
   });
   it('reads a kubectl List in JSON with stringData, and adds the CA only when asked', async () => {
     const list = { apiVersion: 'v1', kind: 'List', items: [
@@ -203,7 +239,7 @@ describe('import-secret', () => {
     const config = join(dir, 'list-config.json');
     writeFileSync(config, '{"allow": []}\n');
     assert.equal((await cli('import-secret', file, '--config', config, '--by', 'cn')).code, 0);
-    assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).allow, [{ name: 'utf8-client', cn: 'Jürgen Müller' }]);
+    assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).allow, [{ name: 'utf8-client/client.pem', cn: 'Jürgen Müller' }]);
     assert.equal((await cli('import-secret', file, '--config', config, '--by', 'cn', '--include-ca', '--deny')).code, 0);
     assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).deny.map((r: { cn: string }) => r.cn), ['Jürgen Müller', 'CLI test CA']);
   });
@@ -213,6 +249,121 @@ describe('import-secret', () => {
     const { code, err } = await cli('import-secret', file, '--config', join(dir, 'x.json'));
     assert.equal(code, 1);
     assert.match(err, /no Secret found/);
+  });
+});
+
+describe('allow lists over time', () => {
+  const pem = (name: string) => readFileSync(join(dir, `${name}.crt`), 'utf8');
+  const b64 = (text: string | Buffer) => Buffer.from(text).toString('base64');
+  const secret = (data: Record<string, string>) => ['apiVersion: v1', 'kind: Secret', 'metadata:', '  name: partners', 'data:', ...Object.entries(data).map(([k, v]) => `  ${k}: ${v}`), ''].join('\n');
+  const der = (name: string) => Buffer.from(pem(name).replace(/-----[^-]+-----|\s/g, ''), 'base64');
+
+  it('import-secret is a sync: run again it changes nothing; new certificates are added, rotated ones updated, gone ones reported and pruned on request', async () => {
+    const input = join(dir, 'sync.yaml');
+    const config = join(dir, 'sync.json');
+    writeFileSync(config, '{\n  "allow": [\n    {"name": "manual", "cn": "someone"}\n  ]\n}\n');
+    writeFileSync(input, secret({ 'acme.crt': b64(pem('rsa')), 'globex.der': b64(der('ecdsa')) }));
+    const first = await cli('import-secret', input, '--config', config, '--hosts', 'payments.example.com', '--json');
+    assert.equal(first.code, 0, first.err);
+    assert.deepEqual(JSON.parse(first.out).added, ['partners/acme.crt', 'partners/globex.der'], 'a DER value is read too');
+    const written = readFileSync(config, 'utf8');
+    const again = await cli('import-secret', input, '--config', config, '--hosts', 'payments.example.com', '--json');
+    assert.equal(again.code, 0, again.err);
+    assert.deepEqual(JSON.parse(again.out), { added: [], changed: [], unchanged: ['partners/acme.crt', 'partners/globex.der'], removed: [], kept: [] });
+    assert.equal(readFileSync(config, 'utf8'), written, 'nothing rewritten');
+
+    writeFileSync(input, secret({ 'acme.crt': b64(pem('escaped')), 'initech.crt': b64(pem('utf8')) }));
+    const changed = await cli('import-secret', input, '--config', config, '--hosts', 'payments.example.com');
+    assert.equal(changed.code, 0, changed.err);
+    assert.match(changed.out, /1 added \(partners\/initech\.crt\), 1 changed \(partners\/acme\.crt\), 0 unchanged/);
+    assert.match(changed.out, /no longer in the Secrets, kept: partners\/globex\.der \(--prune removes them\)/);
+    const pruned = await cli('import-secret', input, '--config', config, '--hosts', 'payments.example.com', '--prune', '--json');
+    assert.deepEqual(JSON.parse(pruned.out).removed, ['partners/globex.der']);
+    const names = JSON.parse(readFileSync(config, 'utf8')).allow.map((r: { name: string }) => r.name);
+    assert.deepEqual(names, ['manual', 'partners/acme.crt', 'partners/initech.crt'], 'rules it does not own are never touched');
+  });
+
+  it('keeps the file\'s layout: one rule per line stays one rule per line, other lines untouched', async () => {
+    const config = join(dir, 'layout.json');
+    const original = '{\n  "mode": "enforce",\n  "allow": [\n    {"name": "a", "cn": "a"},\n    {"name": "b", "cn": "b", "hosts": ["x.example"]}\n  ]\n}\n';
+    writeFileSync(config, original);
+    assert.equal((await cli('add', join(dir, 'rsa.crt'), '--config', config, '--name', 'c', '--hosts', 'p.example,q.example')).code, 0);
+    const [rsa] = JSON.parse((await cli('inspect', '--json', join(dir, 'rsa.crt'))).out);
+    assert.equal(readFileSync(config, 'utf8'), `{\n  "mode": "enforce",\n  "allow": [\n    {"name": "a", "cn": "a"},\n    {"name": "b", "cn": "b", "hosts": ["x.example"]},\n    {"name": "c", "sha256": "${rsa.sha256}", "hosts": ["p.example", "q.example"]}\n  ]\n}\n`);
+    assert.equal((await cli('remove', 'b', '--config', config)).code, 0);
+    assert.equal(readFileSync(config, 'utf8'), `{\n  "mode": "enforce",\n  "allow": [\n    {"name": "a", "cn": "a"},\n    {"name": "c", "sha256": "${rsa.sha256}", "hosts": ["p.example", "q.example"]}\n  ]\n}\n`);
+    const missing = await cli('remove', 'nobody', '--config', config);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /no rule named "nobody"/);
+  });
+
+  it('rotate ends a rule and adds its successor with the same scope; list shows both', async () => {
+    const config = join(dir, 'rotate.json');
+    writeFileSync(config, '{"allow": [\n  {"name": "acme", "uriSan": "spiffe://p/1", "hosts": ["payments.example"]}\n]}\n');
+    const result = await cli('rotate', 'acme', join(dir, 'ecdsa.crt'), '--config', config, '--not-after', '2030-01-31T00:00:00Z', '--new-name', 'acme-2030');
+    assert.equal(result.code, 0, result.err);
+    assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).allow, [
+      { name: 'acme', uriSan: 'spiffe://p/1', hosts: ['payments.example'], notAfter: '2030-01-31T00:00:00Z' },
+      { name: 'acme-2030', uriSan: 'spiffe://p/1', hosts: ['payments.example'] },
+    ]);
+    const listed = await cli('list', '--config', config);
+    assert.match(listed.out, /^allow "acme": uriSan="spiffe:\/\/p\/1" hosts=payments\.example until 2030-01-31T00:00:00Z\nallow "acme-2030"/);
+    assert.equal((await cli('rotate', 'acme', '--config', config, '--not-after', 'next week')).code, 2);
+  });
+
+  it('add matches by spki, serial and issuer, a URI SAN prefix, an email or IP SAN, and refuses to guess between several SANs', async () => {
+    const config = join(dir, 'by.json');
+    writeFileSync(config, '{"allow": []}\n');
+    const [facts] = JSON.parse((await cli('inspect', '--json', join(dir, 'ecdsa.crt'))).out);
+    const add = (...args: string[]) => cli('add', join(dir, 'ecdsa.crt'), '--config', config, ...args);
+    assert.equal((await add('--name', 'spki', '--by', 'spki')).code, 0);
+    assert.equal((await add('--name', 'serial', '--by', 'serial')).code, 0);
+    assert.equal((await add('--name', 'prefix', '--by', 'uriSanPrefix', '--prefix', 'spiffe://p/')).code, 0);
+    assert.equal((await add('--name', 'email', '--by', 'emailSan')).code, 0);
+    assert.equal((await add('--name', 'ip', '--by', 'ipSan')).code, 0);
+    const several = await add('--name', 'dns', '--by', 'dnsSan');
+    assert.equal(several.code, 1);
+    assert.match(several.err, /has 2 DNS SANs \("a\.partner\.example", "b\.partner\.example"\): choose one with --san, or --each-san/);
+    assert.equal((await add('--name', 'dns', '--by', 'dnsSan', '--each-san')).code, 0);
+    assert.match((await add('--name', 'x', '--by', 'uriSanPrefix', '--prefix', 'spiffe://q/')).err, /no URI SAN of the certificate starts with "spiffe:\/\/q\/"/);
+    assert.deepEqual(JSON.parse(readFileSync(config, 'utf8')).allow, [
+      { name: 'spki', spki: facts.spkiSha256 },
+      { name: 'serial', serial: facts.serial, issuer: facts.issuer },
+      { name: 'prefix', uriSanPrefix: 'spiffe://p/' },
+      { name: 'email', emailSan: 'ops@partner.example' },
+      { name: 'ip', ipSan: '10.1.2.3' },
+      { name: 'dns-1', dnsSan: 'a.partner.example' },
+      { name: 'dns-2', dnsSan: 'b.partner.example' },
+    ]);
+  });
+});
+
+describe('check is right and firm', () => {
+  const config = () => join(dir, 'firm.json');
+  it('warns "can never match" only for rules the filter itself never scopes in: not for a wildcard inside, a trailing dot or another case', async () => {
+    writeFileSync(config(), JSON.stringify({ hosts: ['*.bank.example', 'Payments.Example.'], allow: [
+      { name: 'wild-inside', cn: 'a', hosts: ['*.eu.bank.example'] },
+      { name: 'exact-inside', cn: 'b', hosts: ['x.bank.example'] },
+      { name: 'case-and-dot', cn: 'c', hosts: ['payments.example.'] },
+      { name: 'wider', cn: 'd', hosts: ['*.example'] },
+      { name: 'outside', cn: 'e', hosts: ['other.example', '*.other.bank'] },
+    ] }));
+    const { code, out } = await cli('check', '--json', config());
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(out).warnings, ['allow[4] (outside) can never match: none of its hosts is inside the configuration\'s hosts']);
+  });
+  it('a configuration over Kubernetes\' object limit is an error, exit 1', async () => {
+    const rules = Array.from({ length: 17000 }, (_, i) => ({ name: `client-${i}`, sha256: i.toString(16).padStart(64, '0') }));
+    writeFileSync(config(), JSON.stringify({ allow: rules }));
+    const { code, out } = await cli('check', config());
+    assert.equal(code, 1);
+    assert.match(out, /error: a WasmPlugin holding this configuration \(\d+ bytes as pluginConfig\) exceeds Kubernetes' 1572864 byte object limit and cannot be applied: split it by host/);
+  });
+  it('reports invalid JSON with its line and column', async () => {
+    writeFileSync(config(), '{\n  "allow": [\n    {"name": "a",}\n  ]\n}\n');
+    const { code, err } = await cli('check', config());
+    assert.equal(code, 1);
+    assert.match(err, /firm\.json:3:18: not valid JSON/);
   });
 });
 
@@ -307,7 +458,7 @@ describe('usage', () => {
   it('exits 2 on an unknown command or a missing option', async () => {
     assert.equal((await cli('frobnicate')).code, 2);
     assert.equal((await cli('explain', '--config', 'x.json')).code, 2);
-    assert.equal((await cli('add', 'x.pem', '--config', 'c.json', '--name', 'n', '--by', 'serial')).code, 2);
+    assert.equal((await cli('add', 'x.pem', '--config', 'c.json', '--name', 'n', '--by', 'issuer')).code, 2);
   });
   it('prints help with exit 0', async () => {
     const { code, out } = await cli('--help');

@@ -103,6 +103,7 @@ describe('the deployment guide', () => {
       if (command.includes('explain')) assert.match(output, /^allow: rule "acme-batch"/);
     }
     const allowlist = JSON.parse(readFileSync(join(dir, 'allowlist.json'), 'utf8'));
-    assert.deepEqual(allowlist.allow.map((r: { name: string }) => r.name), ['acme-batch', 'partner-client-certs', 'acme-batch-2027']);
+    assert.deepEqual(allowlist.allow.map((r: { name: string }) => r.name), ['acme-batch', 'partner-client-certs/tls.crt', 'acme-batch-2027']);
+    assert.equal(allowlist.allow[0].notAfter, '2027-01-31T00:00:00Z', 'rotate ended the old rule');
   });
 });
