@@ -15,6 +15,7 @@ import {
   proxy_remove_header_map_value,
   proxy_replace_header_map_value,
   proxy_send_local_response,
+  proxy_set_property,
 } from "@solo-io/proxy-runtime/assembly/imports";
 import { malloc as sdkMalloc } from "@solo-io/proxy-runtime/assembly/malloc";
 
@@ -126,6 +127,13 @@ export function removeHeader(name: ArrayBuffer): void {
 
 export function replaceHeader(name: ArrayBuffer, valuePtr: usize, valueLength: i32): void {
   proxy_replace_header_map_value(REQUEST_HEADERS, changetype<usize>(name), name.byteLength, valuePtr, valueLength);
+}
+
+// Sets a request's filter state `wasm.<name>` (Envoy's access log reads it as
+// %FILTER_STATE(wasm.<name>:PLAIN)%). An empty value is not set: Envoy refuses none, but there is
+// nothing to say.
+export function setFilterState(name: ArrayBuffer, valuePtr: usize, valueLength: i32): void {
+  if (valueLength > 0) proxy_set_property(changetype<usize>(name), name.byteLength, valuePtr, valueLength);
 }
 
 // Up to `max` bytes of the plugin configuration from `offset`, copied to `into`; -1 when the host

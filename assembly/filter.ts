@@ -20,6 +20,9 @@ const CONTINUE: u32 = 0;
 const STOP_ITERATION: u32 = 1;
 
 const REASON_HEADER = "x-cert-allowlist-reason";
+// Filter state for Envoy's access log: the rule that decided, and a dry-run denial's reason.
+const RULE_STATE = String.UTF8.encode("cert_allowlist_rule");
+const DRY_RUN_STATE = String.UTF8.encode("cert_allowlist_dry_run");
 const CONTENT_TYPE = "content-type";
 const DETAILS_PREFIX = "cert_allowlist_";
 const MS_PER_HOUR: i64 = 3_600_000;
@@ -235,12 +238,13 @@ export function onStreamHeaders(root: CertAllowlistRoot): u32 {
   let result = establish(policy, facts, root.result);
   let verdict = decide(policy, result, host, path, nowMs, root.verdict);
 
+  let list = verdict.list;
+  if (list !== null) abi.setFilterState(RULE_STATE, list.namePtr(verdict.index), list.nameLength(verdict.index));
   if (verdict.allowed) {
     abi.increment(root.metrics.allowed);
     if (policy.expiryWarningDays > 0) root.warnIfExpiring(policy, nowMs);
     if (root.identityHeader.byteLength > 0) {
-      let list = verdict.list!;
-      abi.replaceHeader(root.identityHeader, list.namePtr(verdict.index), list.nameLength(verdict.index));
+      abi.replaceHeader(root.identityHeader, list!.namePtr(verdict.index), list!.nameLength(verdict.index));
     }
     return CONTINUE;
   }
@@ -259,7 +263,11 @@ export function onStreamHeaders(root: CertAllowlistRoot): u32 {
   } else {
     abi.increment(metrics.logHeld);
   }
-  if (dryRun) return CONTINUE;
+  if (dryRun) {
+    let name = unchecked(root.reasonNames[<i32>verdict.reason]);
+    abi.setFilterState(DRY_RUN_STATE, changetype<usize>(name), name.byteLength);
+    return CONTINUE;
+  }
   return reply(root, <i32>verdict.reason, policy.denyResponse.status, root.denyBody);
 }
 

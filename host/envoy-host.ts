@@ -267,6 +267,7 @@ export class Plugin {
       localReply: decision.localReply,
       hostCalls: stream.hostCalls(),
       logs: this.host.environment.logs.slice(logStart),
+      filterState: stream.filterState(),
     };
   }
 }

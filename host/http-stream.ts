@@ -93,6 +93,8 @@ export interface RequestOutcome {
   /** Host calls made while this request ran, by "module.name". */
   hostCalls: Record<string, number>;
   logs: LogEntry[];
+  /** The filter state the filter set (proxy_set_property), as Envoy's %FILTER_STATE(wasm.<name>:PLAIN)% prints it. */
+  filterState: Record<string, string>;
 }
 
 export function requestHeaders(spec: RequestSpec): RawHeader[] {
@@ -222,6 +224,10 @@ export class HttpStream {
 
   logsAt(level: LogLevel): LogEntry[] {
     return this.logs().filter((entry) => entry.level === level);
+  }
+
+  filterState(): Record<string, string> {
+    return Object.fromEntries([...(this.state?.filterState ?? new Map<string, Buffer>())].map(([name, value]) => [`wasm.${name}`, value.toString('utf8')]));
   }
 
   hostCalls(): Record<string, number> {

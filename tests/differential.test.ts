@@ -34,6 +34,8 @@ interface Observed {
   log: FilterLogLine[];
   /** Counters that changed, by how much. */
   counters: Record<string, number>;
+  /** The filter state the access log prints. */
+  filterState: Record<string, string>;
 }
 
 // Headers the filter (or the probe) sets or strips on the request.
@@ -88,6 +90,7 @@ class Pair {
       upstream: local ? null : exchange.upstream!.rawHeaders.filter(([name]) => FILTER_REQUEST_HEADERS.test(name)),
       log: exchange.filterLog,
       counters: delta(countersBefore, await this.envoy.metrics()),
+      filterState: Object.fromEntries(Object.entries({ 'wasm.cert_allowlist_rule': exchange.access.rule, 'wasm.cert_allowlist_dry_run': exchange.access.dry_run }).filter(([, value]) => value !== null)) as Record<string, string>,
     };
 
     const hostCounters = new Map([...this.host.environment.metrics].map(([name, metric]) => [name, metric.value]));
@@ -103,6 +106,7 @@ class Pair {
       upstream: hostLocal ? null : (outcome.upstreamHeaders ?? []).filter(([name]) => FILTER_REQUEST_HEADERS.test(name)),
       log: outcome.logs.filter((entry) => entry.origin === 'plugin').map((entry) => ({ level: ENVOY_LEVEL[entry.level] ?? entry.level, message: entry.message })),
       counters: delta(hostCounters, new Map([...this.host.environment.metrics].map(([name, metric]) => [name, metric.value]))),
+      filterState: outcome.filterState,
     };
     return { envoy, host, exchange };
   }

@@ -75,6 +75,22 @@ for (const version of ENVOY_VERSIONS) {
       assert.deepEqual(reply(await gateway.send({ as: 'allowed', path: '/status/418' })), { status: 403, details: 'cert_allowlist_denied_by_rule', body: DENIED_BODY });
       assert.equal((await gateway.send({ as: 'allowed', path: '/status/200' })).response.status, 200);
     });
+    it('names the deciding rule to Envoy\'s access log as filter state, and a dry-run denial\'s reason', async () => {
+      const allowed = await gateway.send({ as: 'allowed', path: '/hello' });
+      assert.deepEqual([allowed.access?.rule, allowed.access?.dry_run], ['bank-batch', null]);
+      const deniedByRule = await gateway.send({ as: 'allowed', path: '/status/418' });
+      assert.equal(deniedByRule.access?.details, 'cert_allowlist_denied_by_rule');
+      assert.equal(deniedByRule.access?.rule, 'no-teapot', 'the deny rule');
+      const notAllowed = await gateway.send({ as: 'denied', path: '/hello' });
+      assert.deepEqual([notAllowed.access?.rule, notAllowed.access?.dry_run], [null, null], 'no rule decided: the reason is in the details');
+      await configure({ ...JSON.parse(DEFAULT_CONFIG), mode: 'dry-run' });
+      try {
+        const dryRun = await gateway.send({ as: 'denied', path: '/hello' });
+        assert.deepEqual([dryRun.response.status, dryRun.access?.dry_run], [200, 'not_allowed']);
+      } finally {
+        await configure(DEFAULT_CONFIG);
+      }
+    });
     it('allows a client by a CN that RFC 2253 escapes', async () => {
       const exchange = await gateway.send({ as: 'escaped', path: '/hello' });
       assert.equal(exchange.upstream?.headers['x-client-identity'], 'acme');

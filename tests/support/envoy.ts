@@ -20,6 +20,9 @@ export interface AccessRecord {
   authority: string | null;
   path: string | null;
   xfcc: string | null;
+  /** The filter state the filter sets: the deciding rule, a dry-run denial's reason. */
+  rule: string | null;
+  dry_run: string | null;
 }
 
 export interface FilterLogLine {
@@ -137,7 +140,7 @@ export class TestProxy {
       for (const line of this.envoy.lines.slice(from)) {
         if (!line.startsWith('{') || !line.includes(id)) continue;
         const record = JSON.parse(line) as AccessRecord & { test_id: string | null };
-        if (record.test_id === id) return { status: record.status, details: record.details, authority: record.authority, path: record.path, xfcc: record.xfcc };
+        if (record.test_id === id) return { status: record.status, details: record.details, authority: record.authority, path: record.path, xfcc: record.xfcc, rule: record.rule ?? null, dry_run: record.dry_run ?? null };
       }
       await sleep(20);
     }
