@@ -1,6 +1,6 @@
 // The filter as the CLI uses it: the compiled module in the Envoy-faithful host, so `check` and
 // `explain` give exactly the filter's answers (the CLI never re-implements the rules).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { EnvoyHost } from '../host/index.js';
 
 export const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
@@ -23,8 +23,16 @@ export function jsonProblem(file: string, text: string): void {
   }
 }
 
+const MISSING = `${MODULE} is missing: in a checkout, npm run build makes it (the installed package carries it)`;
+
+/** The filter's release module, as image build and push ship it. */
+export function moduleBytes(): Buffer {
+  if (!existsSync(MODULE)) throw new CliError(MISSING);
+  return readFileSync(MODULE);
+}
+
 export async function loadFilter(): Promise<EnvoyHost> {
-  if (!existsSync(MODULE)) throw new CliError(`${MODULE} is missing: run npm run build`, 1);
+  if (!existsSync(MODULE)) throw new CliError(MISSING);
   return EnvoyHost.load(MODULE, { canary: false });
 }
 

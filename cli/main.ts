@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { findings } from './check.js';
 import { ConfigFile, type ListName, type Rule } from './config-file.js';
 import { explain } from './explain.js';
-import { CliError, jsonProblem, MODULE, validate } from './filter.js';
+import { CliError, jsonProblem, moduleBytes, validate } from './filter.js';
 import { FAIL_STRATEGIES, PHASES, type FailStrategy, type RenderOptions } from './manifests.js';
 import { buildImage, writeLayout, type ImageFormat } from './oci.js';
 import { parseReference, push } from './registry.js';
@@ -181,7 +181,8 @@ export function program(io: Io): Command {
     .argument('<cert...>')
     .requiredOption('--config <file>')
     .requiredOption('--name <name>', 'the rule\'s name (with several certificates: NAME-1, NAME-2, …)')
-    .action(async (files: string[], options: MatchOptions & { config: string; name: string; notAfter?: string }) => {
+    .option('--json', 'machine-readable output')
+    .action(async (files: string[], options: MatchOptions & { config: string; name: string; notAfter?: string; json?: boolean }) => {
       time('--not-after', options.notAfter);
       const certificates = clients(certificatesIn(files), options.includeCa ?? false, io);
       const rules = certificates.flatMap((c, i) => rulesFor(certificates.length === 1 ? options.name : `${options.name}-${i + 1}`, c.facts, options));
@@ -196,7 +197,7 @@ export function program(io: Io): Command {
         file.add(list, rule);
       }
       await file.write();
-      io.out(`${options.config}: added ${rules.map((r) => r.name).join(', ')}\n`);
+      print(options.json ?? false, { added: rules }, `${options.config}: added ${rules.map((r) => r.name).join(', ')}`);
     });
 
   MATCH_OPTIONS(cli.command('import-secret'), 'what each rule matches')
@@ -268,11 +269,12 @@ export function program(io: Io): Command {
     .argument('<name...>')
     .requiredOption('--config <file>')
     .option('--deny', 'from the deny list')
-    .action(async (names: string[], options: { config: string; deny?: boolean }) => {
+    .option('--json', 'machine-readable output')
+    .action(async (names: string[], options: { config: string; deny?: boolean; json?: boolean }) => {
       const file = ConfigFile.read(options.config);
       for (const name of names) file.remove(listOf(options), name);
       await file.write();
-      io.out(`${options.config}: removed ${names.join(', ')}\n`);
+      print(options.json ?? false, { removed: names }, `${options.config}: removed ${names.join(', ')}`);
     });
 
   cli.command('rotate')
@@ -283,7 +285,8 @@ export function program(io: Io): Command {
     .requiredOption('--not-after <time>', 'RFC 3339 UTC time the old rule stops matching')
     .option('--new-name <name>', 'the new rule\'s name (default: NAME-next)')
     .option('--deny', 'in the deny list')
-    .action(async (name: string, cert: string | undefined, options: { config: string; notAfter: string; newName?: string; deny?: boolean }) => {
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, cert: string | undefined, options: { config: string; notAfter: string; newName?: string; deny?: boolean; json?: boolean }) => {
       time('--not-after', options.notAfter);
       const file = ConfigFile.read(options.config);
       const list = listOf(options);
@@ -307,7 +310,7 @@ export function program(io: Io): Command {
         added.push(rule.name);
       }
       await file.write();
-      io.out(`${options.config}: ${name} ends at ${options.notAfter}${added.length > 0 ? `; added ${added.join(', ')}` : ''}\n`);
+      print(options.json ?? false, { ended: name, notAfter: options.notAfter, added }, `${options.config}: ${name} ends at ${options.notAfter}${added.length > 0 ? `; added ${added.join(', ')}` : ''}`);
     });
 
   const image = cli.command('image').description('build or push the filter as an OCI image Istio can pull');
@@ -316,10 +319,11 @@ export function program(io: Io): Command {
     .option('--out <dir>', 'the layout directory', 'build/oci')
     .option('--tag <tag>', 'the tag recorded in the layout', 'latest')
     .addOption(new Option('--format <format>', 'artifact: two layers (Wasm config + module); compat: one tar+gzip layer holding plugin.wasm').choices(['artifact', 'compat']).default('artifact'))
-    .action((options: { out: string; tag: string; format: ImageFormat }) => {
-      const built = buildImage(read(MODULE), options.format);
+    .option('--json', 'machine-readable output')
+    .action((options: { out: string; tag: string; format: ImageFormat; json?: boolean }) => {
+      const built = buildImage(moduleBytes(), options.format);
       writeLayout(built, options.out, options.tag);
-      io.out(`${options.out}: ${options.format} image, manifest ${built.manifest.digest}\n`);
+      print(options.json ?? false, { layout: options.out, format: options.format, digest: built.manifest.digest }, `${options.out}: ${options.format} image, manifest ${built.manifest.digest}`);
     });
   image.command('push')
     .description('push the filter to a registry and print the reference for WasmPlugin.url and sha256')
@@ -334,7 +338,7 @@ export function program(io: Io): Command {
       if (options.passwordStdin && !options.username) throw new CliError('--password-stdin needs --username', 2);
       const password = options.passwordStdin ? read('-').toString('utf8').replace(/\r?\n$/, '') : undefined;
       const reference = parseReference(ref);
-      const built = buildImage(read(MODULE), options.format);
+      const built = buildImage(moduleBytes(), options.format);
       const digest = await push(built, reference, { insecure: options.insecure, caFile: options.caFile, username: options.username, password, progress: (text) => io.err(`${text}\n`) });
       const url = `oci://${reference.registry}/${reference.repository}@${digest}`;
       print(options.json ?? false, { digest, url, sha256: digest.slice(7) },

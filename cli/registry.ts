@@ -1,5 +1,6 @@
 // Pushing an image with the OCI distribution API: blobs (skipped when present), then the manifest.
 // Basic and bearer-token authentication, credentials from the command line or Docker's config file.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -14,10 +15,27 @@ export interface Reference {
   tag: string;
 }
 
+// The grammar of distribution's references: a registry host (with a port), a repository of
+// lowercase path components, a tag.
+const REGISTRY = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+
 export function parseReference(text: string): Reference {
-  const match = text.replace(/^oci:\/\//, '').match(/^([^/]+)\/(.+?)(?::([\w][\w.-]{0,127}))?$/);
-  if (!match) throw new CliError(`expected registry/repository:tag, got ${JSON.stringify(text)}`, 2);
-  return { registry: match[1], repository: match[2], tag: match[3] ?? 'latest' };
+  const refuse = (why: string) => new CliError(`${JSON.stringify(text)}: ${why} (expected registry/repository:tag, e.g. registry.example.com/filters/cert-allowlist:1.0.0)`, 2);
+  const rest = text.replace(/^oci:\/\//, '');
+  if (rest.includes('@')) throw refuse('a push names a tag, not a digest');
+  const slash = rest.indexOf('/');
+  if (slash < 0) throw refuse('no registry');
+  const registry = rest.slice(0, slash);
+  if (!REGISTRY.test(registry)) throw refuse(`${JSON.stringify(registry)} is not a registry host[:port]`);
+  const colon = rest.lastIndexOf(':');
+  const hasTag = colon > slash;
+  const repository = hasTag ? rest.slice(slash + 1, colon) : rest.slice(slash + 1);
+  const tag = hasTag ? rest.slice(colon + 1) : 'latest';
+  if (!repository.split('/').every((part) => COMPONENT.test(part))) throw refuse(`${JSON.stringify(repository)} is not a repository (lowercase letters, digits, and . _ - between them)`);
+  if (!TAG.test(tag)) throw refuse(`${JSON.stringify(tag)} is not a tag`);
+  return { registry, repository, tag };
 }
 
 export interface PushOptions {
@@ -34,18 +52,37 @@ interface Response {
   body: Buffer;
 }
 
-/** Credentials for a registry from Docker's config file (DOCKER_CONFIG or ~/.docker). */
+/** Credentials for a registry from Docker's config file (DOCKER_CONFIG or ~/.docker): the
+ * registry's credential helper (credHelpers), else the default one (credsStore), else auths. */
 export function dockerCredentials(registry: string): { username: string; password: string } | undefined {
+  const file = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
+  let config: { auths?: Record<string, { auth?: string }>; credHelpers?: Record<string, string>; credsStore?: string };
   try {
-    const file = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
-    const auths = JSON.parse(readFileSync(file, 'utf8')).auths ?? {};
-    const auth = (auths[registry] ?? auths[`https://${registry}`])?.auth;
-    if (!auth) return undefined;
-    const [username, ...rest] = Buffer.from(auth, 'base64').toString('utf8').split(':');
-    return { username, password: rest.join(':') };
+    config = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
     return undefined;
   }
+  const helper = config.credHelpers?.[registry] ?? config.credsStore;
+  if (helper) return fromHelper(`docker-credential-${helper}`, registry, file);
+  const auth = (config.auths?.[registry] ?? config.auths?.[`https://${registry}`])?.auth;
+  if (!auth) return undefined;
+  const [username, ...rest] = Buffer.from(auth, 'base64').toString('utf8').split(':');
+  return { username, password: rest.join(':') };
+}
+
+// Docker's credential-helper protocol: `<helper> get` with the registry on stdin answers
+// {"Username": …, "Secret": …}; a registry it does not know is no credentials.
+function fromHelper(helper: string, registry: string, file: string): { username: string; password: string } | undefined {
+  const result = spawnSync(helper, ['get'], { input: registry, encoding: 'utf8' });
+  if (result.error) {
+    throw new CliError(`${file} names the credential helper ${helper} for ${registry}, which cannot run (${(result.error as NodeJS.ErrnoException).code}): install it, or pass --username and --password-stdin`);
+  }
+  if (result.status !== 0) {
+    if (/credentials not found/i.test(result.stdout + result.stderr)) return undefined;
+    throw new CliError(`${helper} get ${registry} failed: ${(result.stderr || result.stdout).trim()}`);
+  }
+  const answer = JSON.parse(result.stdout) as { Username?: string; Secret?: string };
+  return { username: answer.Username ?? '', password: answer.Secret ?? '' };
 }
 
 class Session {
@@ -70,7 +107,11 @@ class Session {
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       });
-      req.on('error', (error) => reject(new CliError(`${this.reference.registry}: ${error.message}`)));
+      req.on('error', (error) => {
+        // A TLS client hello answered in plain HTTP reads as a record of the wrong version.
+        const plain = target.protocol === 'https:' && /wrong version number|packet length too long|EPROTO/i.test(`${(error as NodeJS.ErrnoException).code} ${error.message}`);
+        reject(new CliError(`${this.reference.registry}: ${error.message}${plain ? ' — the registry seems to speak plain HTTP: --insecure pushes over HTTP' : ''}`));
+      });
       if (body) {
         const step = 1 << 20;
         for (let at = 0; at < body.length; at += step) {

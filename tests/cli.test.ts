@@ -455,6 +455,16 @@ describe('render', () => {
 });
 
 describe('usage', () => {
+  it('answers --json on every command that reports', async () => {
+    const file = join(dir, 'json.json');
+    writeFileSync(file, '{"allow": []}\n');
+    const added = await cli('add', join(dir, 'rsa.crt'), '--config', file, '--name', 'j', '--json');
+    assert.equal(JSON.parse(added.out).added[0].name, 'j');
+    assert.deepEqual(JSON.parse((await cli('rotate', 'j', '--config', file, '--not-after', '2030-01-01T00:00:00Z', '--json')).out), { ended: 'j', notAfter: '2030-01-01T00:00:00Z', added: [] });
+    assert.equal(JSON.parse((await cli('list', '--config', file, '--json')).out)[0].name, 'j');
+    assert.deepEqual(JSON.parse((await cli('remove', 'j', '--config', file, '--json')).out), { removed: ['j'] });
+    assert.match(JSON.parse((await cli('image', 'build', '--out', join(dir, 'oci'), '--json')).out).digest, /^sha256:[0-9a-f]{64}$/);
+  });
   it('exits 2 on an unknown command or a missing option', async () => {
     assert.equal((await cli('frobnicate')).code, 2);
     assert.equal((await cli('explain', '--config', 'x.json')).code, 2);

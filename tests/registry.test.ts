@@ -143,6 +143,52 @@ describe('image push', () => {
       delete process.env.DOCKER_CONFIG;
     }
   });
+  it('uses Docker\'s credential helpers (credHelpers, credsStore), and names a helper that cannot run', async () => {
+    const registry = await startRegistry('helper', { htpasswd: true });
+    const config = join(dir, 'docker-helper');
+    const bin = join(dir, 'helper-bin');
+    execFileSync('mkdir', ['-p', config, bin]);
+    // A helper speaking Docker's protocol: the registry on stdin, {"Username","Secret"} out.
+    writeFileSync(join(bin, 'docker-credential-test'), `#!/bin/sh\nread registry\n[ "$1" = get ] && [ "$registry" = "${registry}" ] && echo '{"ServerURL":"${registry}","Username":"pusher","Secret":"s3cret"}'\n`, { mode: 0o755 });
+    const saved = { DOCKER_CONFIG: process.env.DOCKER_CONFIG, PATH: process.env.PATH };
+    process.env.DOCKER_CONFIG = config;
+    process.env.PATH = `${bin}:${process.env.PATH}`;
+    try {
+      for (const settings of [{ credHelpers: { [registry]: 'test' } }, { credsStore: 'test' }]) {
+        writeFileSync(join(config, 'config.json'), JSON.stringify(settings));
+        const { code, err } = await cli('image', 'push', `${registry}/cert-allowlist:helper`, '--insecure');
+        assert.equal(code, 0, `${JSON.stringify(settings)}: ${err}`);
+      }
+      writeFileSync(join(config, 'config.json'), JSON.stringify({ credsStore: 'desktop' }));
+      const missing = await cli('image', 'push', `${registry}/cert-allowlist:helper`, '--insecure');
+      assert.equal(missing.code, 1);
+      assert.match(missing.err, /names the credential helper docker-credential-desktop for 127\.0\.0\.1:\d+, which cannot run \(ENOENT\): install it, or pass --username and --password-stdin/);
+    } finally {
+      process.env.DOCKER_CONFIG = saved.DOCKER_CONFIG;
+      if (saved.DOCKER_CONFIG === undefined) delete process.env.DOCKER_CONFIG;
+      process.env.PATH = saved.PATH;
+    }
+  });
+  it('says --insecure when a plain-HTTP registry is addressed over TLS', async () => {
+    const registry = await startRegistry('plain');
+    const { code, err } = await cli('image', 'push', `${registry}/cert-allowlist:1`);
+    assert.equal(code, 1);
+    assert.match(err, /the registry seems to speak plain HTTP: --insecure pushes over HTTP/);
+  });
+  it('refuses a malformed reference as a usage error, naming what is wrong', async () => {
+    for (const [reference, why] of [
+      ['cert-allowlist:1', /no registry/],
+      ['registry.example/Filters/cert-allowlist:1', /is not a repository/],
+      ['registry.example/cert-allowlist:bad tag', /is not a tag/],
+      ['registry.example/cert-allowlist:', /is not a tag/],
+      ['registry.example/cert-allowlist@sha256:' + 'a'.repeat(64), /a push names a tag, not a digest/],
+      ['bad_host/cert-allowlist:1', /is not a registry host/],
+    ] as const) {
+      const { code, err } = await cli('image', 'push', reference);
+      assert.equal(code, 2, reference);
+      assert.match(err, why, reference);
+    }
+  });
   it('pushes over TLS to a registry whose CA is given', async () => {
     const registry = await startRegistry('tls', { tls: true });
     const ca = ensureDemoPki(join(root, 'build/pki')).ca;
