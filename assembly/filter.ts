@@ -238,14 +238,19 @@ export function onStreamHeaders(root: CertAllowlistRoot): u32 {
   let result = establish(policy, facts, root.result);
   let verdict = decide(policy, result, host, path, nowMs, root.verdict);
 
+  // The deciding rule's name: the identity header's value, and the access log's.
   let list = verdict.list;
-  if (list !== null) abi.setFilterState(RULE_STATE, list.namePtr(verdict.index), list.nameLength(verdict.index));
+  let namePtr: usize = 0;
+  let nameLength = 0;
+  if (list !== null) {
+    namePtr = list.namePtr(verdict.index);
+    nameLength = list.nameLength(verdict.index);
+    abi.setFilterState(RULE_STATE, namePtr, nameLength);
+  }
   if (verdict.allowed) {
     abi.increment(root.metrics.allowed);
     if (policy.expiryWarningDays > 0) root.warnIfExpiring(policy, nowMs);
-    if (root.identityHeader.byteLength > 0) {
-      abi.replaceHeader(root.identityHeader, list!.namePtr(verdict.index), list!.nameLength(verdict.index));
-    }
+    if (root.identityHeader.byteLength > 0) abi.replaceHeader(root.identityHeader, namePtr, nameLength);
     return CONTINUE;
   }
 

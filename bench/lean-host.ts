@@ -51,6 +51,8 @@ export class LeanHost {
   private configuration: Uint8Array = new Uint8Array(0);
   private request: LeanRequest | null = null;
   private headers = new Map<string, Uint8Array>();
+  // The request's filter state, as Envoy keeps what proxy_set_property sets.
+  private filterState = new Map<string, Uint8Array>();
   private replyStatus = 0;
   private logs = 0;
   private nextMetric = 1;
@@ -103,6 +105,11 @@ export class LeanHost {
         h.headers.set(h.name(keyPtr, keySize), h.memory().slice(valuePtr, valuePtr + valueSize));
         return OK;
       },
+      proxy_set_property: (pathPtr: number, pathSize: number, valuePtr: number, valueSize: number) => {
+        const h = self();
+        h.filterState.set(h.name(pathPtr, pathSize), h.memory().slice(valuePtr, valuePtr + valueSize));
+        return OK;
+      },
       proxy_get_current_time_nanoseconds: (ptr: number) => {
         self().refresh().view.setBigUint64(ptr, self().nowNs, true);
         return OK;
@@ -140,6 +147,7 @@ export class LeanHost {
   send(request: LeanRequest): LeanOutcome {
     this.request = request;
     this.headers = new Map(request.headers);
+    this.filterState = new Map();
     this.replyStatus = 0;
     this.logs = 0;
     const context = this.nextContext++;
