@@ -104,7 +104,16 @@ async function main(): Promise<void> {
     const floorRun = (n: number) => {
       for (let i = 0; i < n; i++) floorHosts.timing.send(request);
     };
-    rows.push({ name: scenario.name, note: scenario.note, instructions: counts.mean, maxInstructions: counts.max, floorInstructions: floorCounts.mean, ns: 0, floorNs: 0, functions });
+    rows.push({
+      name: scenario.name,
+      note: scenario.note,
+      instructions: counts.mean,
+      maxInstructions: counts.max,
+      floorInstructions: floorCounts.mean,
+      ns: 0,
+      floorNs: 0,
+      functions,
+    });
     timed.push({ run, floorRun, samples: [], floorSamples: [] });
   }
   // Interleaved rounds: every scenario and its floor in each, so drift hits them alike.
@@ -139,7 +148,13 @@ async function main(): Promise<void> {
     if (!counted.accepted || !timing.configure(configuration)) throw new Error('configuration refused');
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     const functions = size <= 100_000 ? (await CountingHost.load(named)).configureBreakdown(configuration, size).slice(0, 12) : [];
-    configure.push({ rules: size, instructionsPerRule: counted.instructions / size, ms, bytesPerRule: (timing.memoryBytes() - one.memoryBytes()) / size, functions });
+    configure.push({
+      rules: size,
+      instructionsPerRule: counted.instructions / size,
+      ms,
+      bytesPerRule: (timing.memoryBytes() - one.memoryBytes()) / size,
+      functions,
+    });
   }
 
   const report = {
@@ -156,11 +171,15 @@ async function main(): Promise<void> {
   console.log('| scenario | instructions | largest | floor | ns | floor ns | what |');
   console.log('|---|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
-    console.log(`| ${r.name} | ${Math.round(r.instructions).toLocaleString('en')} | ${r.maxInstructions.toLocaleString('en')} | ${Math.round(r.floorInstructions)} | ${Math.round(r.ns)} | ${Math.round(r.floorNs)} | ${r.note} |`);
+    console.log(
+      `| ${r.name} | ${Math.round(r.instructions).toLocaleString('en')} | ${r.maxInstructions.toLocaleString('en')} | ${Math.round(r.floorInstructions)} | ${Math.round(r.ns)} | ${Math.round(r.floorNs)} | ${r.note} |`,
+    );
   }
   console.log('\n| configure | instructions per rule | ms | linear memory per rule |\n|---|---:|---:|---:|');
   for (const c of configure) {
-    console.log(`| ${c.rules.toLocaleString('en')} sha256 rules | ${Math.round(c.instructionsPerRule).toLocaleString('en')} | ${Math.round(c.ms)} | ${Math.round(c.bytesPerRule)} B |`);
+    console.log(
+      `| ${c.rules.toLocaleString('en')} sha256 rules | ${Math.round(c.instructionsPerRule).toLocaleString('en')} | ${Math.round(c.ms)} | ${Math.round(c.bytesPerRule)} B |`,
+    );
   }
   console.log(`\nmodule: ${report.module.bytes.toLocaleString('en')} bytes, ${report.module.gzipBytes.toLocaleString('en')} gzipped`);
   if (process.argv.includes('--functions')) {

@@ -99,7 +99,10 @@ export class CountingHost {
     work();
     const after = this.perFunction();
     return after
-      .map((value, i) => ({ name: this.names.get(this.firstDefined + i) ?? `function ${this.firstDefined + i}`, instructions: Number(value - before[i]) / per }))
+      .map((value, i) => ({
+        name: this.names.get(this.firstDefined + i) ?? `function ${this.firstDefined + i}`,
+        instructions: Number(value - before[i]) / per,
+      }))
       .filter((row) => row.instructions > 0)
       .sort((a, b) => b.instructions - a.instructions);
   }
@@ -117,5 +120,4 @@ export class CountingHost {
       if (!this.host.configure(configuration)) throw new Error('configuration refused');
     }, rules);
   }
-
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ensureDemoPki, type Pki } from '../demo/pki.js';
 import { NEWEST_ENVOY } from '../envoy/install.js';
 import { Envoy } from '../envoy/process.js';
-import { Proxy } from '../envoy/proxy.js';
+import { EnvoyProxy } from '../envoy/proxy.js';
 import { type EnvoyConfig, render } from '../envoy/render.js';
 import { certificateFacts, peerCertificate } from '../host/certificate.js';
 import { SIDECAR_DETAILS, xfccElement } from '../host/xfcc.js';
@@ -78,22 +78,25 @@ export function envoyScenarios(): EnvoyScenario[] {
     },
     {
       name: 'cert-allowlist, xfcc mode, allowed',
-      note: 'two elements: the client\'s with Cert=, the proxy\'s',
+      note: "two elements: the client's with Cert=, the proxy's",
       client: 'denied',
       xfcc: `${xfccElement(allowed)},${xfccElement(proxy, SIDECAR_DETAILS)}`,
-      filter: { kind: 'cert-allowlist', configuration: allowList(10_000, allowed.sha256, { identitySource: 'xfcc', trustedProxies: [{ uriSan: proxy.uriSans![0] }] }) },
+      filter: {
+        kind: 'cert-allowlist',
+        configuration: allowList(10_000, allowed.sha256, { identitySource: 'xfcc', trustedProxies: [{ uriSan: proxy.uriSans![0] }] }),
+      },
       status: 200,
     },
     ...[1000, 10_000].map((count) => ({
       name: `RBAC, ${count.toLocaleString('en')} principals, allowed`,
-      note: 'Envoy\'s RBAC filter, the client\'s URI SAN the last principal',
+      note: "Envoy's RBAC filter, the client's URI SAN the last principal",
       client: 'allowed',
       filter: { kind: 'rbac', principals: principals(count) } as Filter,
       status: 200,
     })),
     {
       name: 'Lua, 10,000 digests, allowed',
-      note: 'a Lua filter looking the connection\'s SHA-256 up in a table',
+      note: "a Lua filter looking the connection's SHA-256 up in a table",
       client: 'allowed',
       filter: { kind: 'lua', digests: digests(10_000, allowed.sha256) },
       status: 200,
@@ -143,7 +146,7 @@ function adjustGateway(scenario: EnvoyScenario): (bootstrap: EnvoyConfig) => voi
 
 export class Pair {
   private constructor(
-    readonly gateway: Proxy,
+    readonly gateway: EnvoyProxy,
     readonly client: Envoy,
     readonly port: number,
   ) {}
@@ -151,7 +154,7 @@ export class Pair {
   // The gateway of `scenario` and a client proxy in front of it, in the newest pinned Envoy.
   static async start(scenario: EnvoyScenario, logLevel = 'warning'): Promise<Pair> {
     const filter = scenario.filter;
-    const gateway = await Proxy.start({
+    const gateway = await EnvoyProxy.start({
       version: NEWEST_ENVOY,
       pki: pki().dir,
       upstreamPort: 9,

@@ -71,7 +71,8 @@ async function main(): Promise<void> {
       const result = load(pair, scenario, count);
       const cpu = pair.gatewayCpuSeconds() - before;
       const wrong = [...result.statuses].filter(([status]) => status !== scenario.status);
-      if (result.requests !== count || wrong.length > 0) throw new Error(`${scenario.name}: ${result.requests} of ${count} requests logged, statuses ${JSON.stringify([...result.statuses])}`);
+      if (result.requests !== count || wrong.length > 0)
+        throw new Error(`${scenario.name}: ${result.requests} of ${count} requests logged, statuses ${JSON.stringify([...result.statuses])}`);
       const sorted = result.latenciesUs.sort((a, b) => a - b);
       rows.push({
         name: scenario.name,
@@ -100,7 +101,9 @@ async function main(): Promise<void> {
   console.log('| scenario | requests/s | p50 µs | p99 µs | gateway CPU µs/request | added over no filter | what |');
   console.log('|---|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
-    console.log(`| ${r.name} | ${Math.round(r.rps).toLocaleString('en')} | ${Math.round(r.p50Us)} | ${Math.round(r.p99Us)} | ${r.cpuUs.toFixed(1)} | ${r === rows[0] ? '' : r.addedUs.toFixed(1)} | ${r.note} |`);
+    console.log(
+      `| ${r.name} | ${Math.round(r.rps).toLocaleString('en')} | ${Math.round(r.p50Us)} | ${Math.round(r.p99Us)} | ${r.cpuUs.toFixed(1)} | ${r === rows[0] ? '' : r.addedUs.toFixed(1)} | ${r.note} |`,
+    );
   }
   console.log('\nwritten to build/bench-envoy.json; npm run bench:readme puts the table in README.md');
 }

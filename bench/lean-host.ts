@@ -95,7 +95,8 @@ export class LeanHost {
         metrics.set(id, (metrics.get(id) ?? 0n) + delta);
         return OK;
       },
-      proxy_get_header_map_value: (_type: number, keyPtr: number, keySize: number, ptrPtr: number, sizePtr: number) => self().header(keyPtr, keySize, ptrPtr, sizePtr),
+      proxy_get_header_map_value: (_type: number, keyPtr: number, keySize: number, ptrPtr: number, sizePtr: number) =>
+        self().header(keyPtr, keySize, ptrPtr, sizePtr),
       proxy_remove_header_map_value: (_type: number, keyPtr: number, keySize: number) => {
         self().headers.delete(self().name(keyPtr, keySize));
         return OK;

@@ -31,7 +31,10 @@ function requestsTable(report: BenchReport): string {
     '',
     '| scenario | instructions | largest | floor | ns, lean host | floor ns | what |',
     '|---|---:|---:|---:|---:|---:|---|',
-    ...report.requests.map((r) => `| ${r.name} | ${number(r.instructions)} | ${number(r.maxInstructions)} | ${number(r.floorInstructions)} | ${number(r.ns)} | ${number(r.floorNs)} | ${r.note} |`),
+    ...report.requests.map(
+      (r) =>
+        `| ${r.name} | ${number(r.instructions)} | ${number(r.maxInstructions)} | ${number(r.floorInstructions)} | ${number(r.ns)} | ${number(r.floorNs)} | ${r.note} |`,
+    ),
     '',
     '| configure | instructions per rule | ms | linear memory per rule |',
     '|---|---:|---:|---:|',
@@ -48,7 +51,10 @@ function envoyTable(report: EnvoyReport): string {
     '',
     '| scenario | requests | requests/s | p50 µs | p99 µs | gateway CPU µs/request | added over no filter | what |',
     '|---|---:|---:|---:|---:|---:|---:|---|',
-    ...report.rows.map((r, i) => `| ${r.name} | ${number(r.requests)} | ${number(r.rps)} | ${number(r.p50Us)} | ${number(r.p99Us)} | ${r.cpuUs.toFixed(1)} | ${i === 0 ? '' : r.addedUs.toFixed(1)} | ${r.note} |`),
+    ...report.rows.map(
+      (r, i) =>
+        `| ${r.name} | ${number(r.requests)} | ${number(r.rps)} | ${number(r.p50Us)} | ${number(r.p99Us)} | ${r.cpuUs.toFixed(1)} | ${i === 0 ? '' : r.addedUs.toFixed(1)} | ${r.note} |`,
+    ),
   ].join('\n');
 }
 

@@ -20,7 +20,9 @@ export const STRANGER = 'f'.repeat(64);
 export function fingerprints(count: number, extra: object = {}, listed: string[] = []): Buffer {
   const parts: string[] = [];
   for (let i = 0; i < count - listed.length; i++) parts.push(`{"name":"client-${i}","sha256":"${digest(i)}"}`);
-  listed.forEach((sha256, i) => parts.push(`{"name":"listed-${i}","sha256":"${sha256}"}`));
+  listed.forEach((sha256, i) => {
+    parts.push(`{"name":"listed-${i}","sha256":"${sha256}"}`);
+  });
   const rest = JSON.stringify(extra).slice(1, -1);
   return Buffer.from(`{"allow":[${parts.join(',')}]${rest ? `,${rest}` : ''}}`);
 }
@@ -59,7 +61,12 @@ export function leanOf(request: Request): LeanRequest {
     if (p.uriSans?.length) properties['connection\0uri_san_peer_certificate'] = p.uriSans[0];
     if (p.dnsSans?.length) properties['connection\0dns_san_peer_certificate'] = p.dnsSans[0];
   }
-  const headers: [string, string][] = [[':authority', request.authority], [':path', request.path], [':method', 'GET'], [':scheme', 'https']];
+  const headers: [string, string][] = [
+    [':authority', request.authority],
+    [':path', request.path],
+    [':method', 'GET'],
+    [':scheme', 'https'],
+  ];
   for (const [name, value] of Object.entries(request.headers ?? {})) headers.push([name, value]);
   return leanRequest(properties, headers);
 }
@@ -77,8 +84,24 @@ export function scenarios(listSizes: number[]): Scenario[] {
   for (const size of listSizes) {
     const list = fingerprints(size);
     const lines = fingerprints(size, LINES);
-    out.push({ name: `allow, ${rules(size)}`, note: 'connection mode, listed', configuration: list, request: { ...base, peer: peer(digest(size - 1)) }, status: 200, floor: 'allow', ceiling: 1_000 });
-    out.push({ name: `deny, ${rules(size)}`, note: 'unlisted: counters, the deny line, 403', configuration: lines, request: { ...base, peer: peer(STRANGER) }, status: 403, floor: 'deny', ceiling: 3_300 });
+    out.push({
+      name: `allow, ${rules(size)}`,
+      note: 'connection mode, listed',
+      configuration: list,
+      request: { ...base, peer: peer(digest(size - 1)) },
+      status: 200,
+      floor: 'allow',
+      ceiling: 1_000,
+    });
+    out.push({
+      name: `deny, ${rules(size)}`,
+      note: 'unlisted: counters, the deny line, 403',
+      configuration: lines,
+      request: { ...base, peer: peer(STRANGER) },
+      status: 403,
+      floor: 'deny',
+      ceiling: 3_300,
+    });
   }
   out.push({
     name: 'deny, a flood (lines held back)',
@@ -92,17 +115,32 @@ export function scenarios(listSizes: number[]): Scenario[] {
   out.push({
     name: 'allow, 1,000 host/path-scoped rules',
     note: 'host and path read and scoped',
-    configuration: Buffer.from(JSON.stringify({
-      hosts: ['payments.example.com', '*.bank.example'],
-      allow: Array.from({ length: 1000 }, (_, i) => ({ name: `client-${i}`, sha256: digest(i), hosts: ['payments.example.com'], paths: ['/ledger/', '/reports/'] })),
-      deny: [{ name: 'no-teapot', cn: 'client', paths: ['/status/418'] }],
-    })),
+    configuration: Buffer.from(
+      JSON.stringify({
+        hosts: ['payments.example.com', '*.bank.example'],
+        allow: Array.from({ length: 1000 }, (_, i) => ({
+          name: `client-${i}`,
+          sha256: digest(i),
+          hosts: ['payments.example.com'],
+          paths: ['/ledger/', '/reports/'],
+        })),
+        deny: [{ name: 'no-teapot', cn: 'client', paths: ['/status/418'] }],
+      }),
+    ),
     request: { ...base, peer: peer(digest(999)) },
     status: 200,
     floor: 'allow',
     ceiling: null,
   });
-  out.push({ name: 'deny, dry-run', note: 'logged and counted, continues', configuration: fingerprints(1000, { mode: 'dry-run', ...LINES }), request: { ...base, peer: peer(STRANGER) }, status: 200, floor: 'deny', ceiling: null });
+  out.push({
+    name: 'deny, dry-run',
+    note: 'logged and counted, continues',
+    configuration: fingerprints(1000, { mode: 'dry-run', ...LINES }),
+    request: { ...base, peer: peer(STRANGER) },
+    status: 200,
+    floor: 'deny',
+    ceiling: null,
+  });
 
   const pki = ensureDemoPki(join(ROOT, 'build/pki'));
   const facts = (name: string) => peerCertificate(certificateFacts(new X509Certificate(readFileSync(pki.cert(name)))));
@@ -120,8 +158,10 @@ export function scenarios(listSizes: number[]): Scenario[] {
   });
   out.push({
     name: 'allow, SPKI pin',
-    note: 'connection mode, the certificate read from the gateway\'s XFCC Cert= (then remembered)',
-    configuration: Buffer.from(JSON.stringify({ allow: [{ name: 'pinned', spki: certificateFacts(new X509Certificate(readFileSync(pki.cert('allowed')))).spkiSha256 }] })),
+    note: "connection mode, the certificate read from the gateway's XFCC Cert= (then remembered)",
+    configuration: Buffer.from(
+      JSON.stringify({ allow: [{ name: 'pinned', spki: certificateFacts(new X509Certificate(readFileSync(pki.cert('allowed')))).spkiSha256 }] }),
+    ),
     request: { ...base, peer: client, headers: { 'x-forwarded-client-cert': xfccElement(client) } },
     status: 200,
     floor: 'allow',

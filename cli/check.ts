@@ -48,9 +48,13 @@ export async function findings(config: CheckConfig, pluginConfigBytes: number, n
   const warnings: string[] = [];
   const objectBytes = pluginConfigBytes + WASMPLUGIN_OVERHEAD;
   if (objectBytes > OBJECT_LIMIT) {
-    errors.push(`a WasmPlugin holding this configuration (${pluginConfigBytes} bytes as pluginConfig) exceeds Kubernetes' ${OBJECT_LIMIT} byte object limit and cannot be applied: split it by host across several WasmPlugins, each with its own "hosts", name and pluginName`);
+    errors.push(
+      `a WasmPlugin holding this configuration (${pluginConfigBytes} bytes as pluginConfig) exceeds Kubernetes' ${OBJECT_LIMIT} byte object limit and cannot be applied: split it by host across several WasmPlugins, each with its own "hosts", name and pluginName`,
+    );
   } else if (objectBytes > ANNOTATION_LIMIT) {
-    warnings.push(`the WasmPlugin will be about ${objectBytes} bytes: client-side kubectl apply stores the whole object in an annotation limited to ${ANNOTATION_LIMIT} bytes and fails; apply it with kubectl apply --server-side`);
+    warnings.push(
+      `the WasmPlugin will be about ${objectBytes} bytes: client-side kubectl apply stores the whole object in an annotation limited to ${ANNOTATION_LIMIT} bytes and fails; apply it with kubectl apply --server-side`,
+    );
   }
   const top = config.hosts;
   const filter = top ? await loadFilter() : null;

@@ -99,7 +99,9 @@ function styled(rule: Rule, model: string | null, indent: string, unit: string):
     const inline = (value: unknown): string => (Array.isArray(value) ? `[${value.map(inline).join(comma)}]` : JSON.stringify(value));
     const open = model.startsWith('{ ') ? '{ ' : '{';
     const close = model.endsWith(' }') ? ' }' : '}';
-    return `${open}${Object.entries(rule).map(([k, v]) => `${JSON.stringify(k)}${colon}${inline(v)}`).join(comma)}${close}`;
+    return `${open}${Object.entries(rule)
+      .map(([k, v]) => `${JSON.stringify(k)}${colon}${inline(v)}`)
+      .join(comma)}${close}`;
   }
   return JSON.stringify(rule, null, unit).replaceAll('\n', `\n${indent}`);
 }

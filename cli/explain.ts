@@ -65,9 +65,8 @@ class Judge {
 
   // Whether `rule` alone matches: an allow rule allows; a deny rule denies a client otherwise allowed.
   matches(list: 'allow' | 'deny', rule: Rule): boolean {
-    const config: Config = list === 'allow'
-      ? { ...this.base, allow: [rule] }
-      : { ...this.base, deny: [rule], allow: [{ name: 'explain-anyone', sha256: this.certificate.sha256 }] };
+    const config: Config =
+      list === 'allow' ? { ...this.base, allow: [rule] } : { ...this.base, deny: [rule], allow: [{ name: 'explain-anyone', sha256: this.certificate.sha256 }] };
     const outcome = this.run(config);
     if (outcome === null) return false;
     return list === 'allow' ? outcome.action === 'continued' : outcome.action !== 'continued' && outcome.response.details === 'cert_allowlist_denied_by_rule';
@@ -96,7 +95,13 @@ export async function explain(configText: string, certificate: CertificateFacts,
   const base: Config = { ...config, identityHeader: header, mode: 'enforce' };
   const judge = new Judge(filter, base, certificate, host, path);
   const outcome = judge.run(base);
-  if (outcome === null) throw new CliError(filter.logsAtLeast('error').map((e) => e.message).join('; '));
+  if (outcome === null)
+    throw new CliError(
+      filter
+        .logsAtLeast('error')
+        .map((e) => e.message)
+        .join('; '),
+    );
   const logLine = outcome.logs.find((entry) => entry.message.startsWith('cert-allowlist: deny '))?.message ?? null;
 
   // Each rule on its own, without the self-tests (which speak of the whole configuration).
@@ -118,7 +123,7 @@ export async function explain(configText: string, certificate: CertificateFacts,
   if (outcome.action === 'continued') {
     const rule = outcome.upstreamHeaders?.find(([k]) => k === header)?.[1] ?? null;
     return rule === null
-      ? { decision: 'out_of_scope', reason: 'the host is outside the configuration\'s hosts', rule: null, logLine, rules: [], notItemised: 0 }
+      ? { decision: 'out_of_scope', reason: "the host is outside the configuration's hosts", rule: null, logLine, rules: [], notItemised: 0 }
       : { decision: 'allow', reason: 'allowed', rule, logLine, rules, notItemised };
   }
   const reason = outcome.response.details.replace(/^cert_allowlist_/, '');

@@ -6,7 +6,10 @@ import { EnvoyHost } from '../host/index.js';
 export const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number = 1) {
+  constructor(
+    message: string,
+    readonly exitCode: number = 1,
+  ) {
     super(message);
   }
 }
@@ -19,7 +22,9 @@ export function jsonProblem(file: string, text: string): void {
     const message = (error as Error).message;
     const at = Number(/at position (\d+)/.exec(message)?.[1] ?? text.length);
     const before = text.slice(0, at).split('\n');
-    throw new CliError(`${file}:${before.length}:${before[before.length - 1].length + 1}: not valid JSON (${message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '')})`);
+    throw new CliError(
+      `${file}:${before.length}:${before[before.length - 1].length + 1}: not valid JSON (${message.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '')})`,
+    );
   }
 }
 
@@ -40,5 +45,8 @@ export async function loadFilter(): Promise<EnvoyHost> {
 export async function validate(text: string): Promise<string | null> {
   const host = await loadFilter();
   if (host.configure(text)) return null;
-  return host.logsAtLeast('error').map((entry) => entry.message.replace(/^cert-allowlist: rejected configuration: /, '')).join('; ');
+  return host
+    .logsAtLeast('error')
+    .map((entry) => entry.message.replace(/^cert-allowlist: rejected configuration: /, ''))
+    .join('; ');
 }

@@ -98,7 +98,7 @@ export function envoyFilter(options: RenderOptions): string {
   });
   return [
     `# The module is read from ${filename} inside the gateway's proxy container. Gateways ignore the`,
-    '# sidecar.istio.io/userVolume annotations; mount it with the gateway chart\'s values instead, e.g. from',
+    "# sidecar.istio.io/userVolume annotations; mount it with the gateway chart's values instead, e.g. from",
     '# a ConfigMap made with `kubectl create configmap cert-allowlist-wasm --from-file=cert-allowlist.wasm`:',
     '#   volumes:',
     '#     - name: cert-allowlist-wasm',

@@ -68,15 +68,23 @@ export function buildImage(module: Buffer, format: ImageFormat = 'artifact'): Im
   } else {
     const tar = tarOf('plugin.wasm', module);
     const layer = blob(MEDIA.tarGzipLayer, gzipSync(tar, { level: 9 }));
-    config = blob(MEDIA.imageConfig, Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha256(tar)] } })));
+    config = blob(
+      MEDIA.imageConfig,
+      Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha256(tar)] } })),
+    );
     layers = [layer];
   }
-  const manifest = blob(MEDIA.manifest, Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA.manifest,
-    config: descriptor(config),
-    layers: layers.map(descriptor),
-  })));
+  const manifest = blob(
+    MEDIA.manifest,
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA.manifest,
+        config: descriptor(config),
+        layers: layers.map(descriptor),
+      }),
+    ),
+  );
   const unique = new Map([config, ...layers].map((b) => [b.digest, b]));
   return { manifest, blobs: [...unique.values()] };
 }
@@ -86,11 +94,14 @@ export function writeLayout(image: Image, dir: string, tag: string): void {
   mkdirSync(join(dir, 'blobs/sha256'), { recursive: true });
   writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   for (const b of [...image.blobs, image.manifest]) writeFileSync(join(dir, 'blobs/sha256', b.digest.slice(7)), b.bytes);
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MEDIA.index,
-    manifests: [{ ...descriptor(image.manifest), annotations: { 'org.opencontainers.image.ref.name': tag } }],
-  }));
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.index,
+      manifests: [{ ...descriptor(image.manifest), annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    }),
+  );
 }
 
 /** Reads back an OCI image layout written by writeLayout. */

@@ -22,7 +22,8 @@ const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 
 export function parseReference(text: string): Reference {
-  const refuse = (why: string) => new CliError(`${JSON.stringify(text)}: ${why} (expected registry/repository:tag, e.g. registry.example.com/filters/cert-allowlist:1.0.0)`, 2);
+  const refuse = (why: string) =>
+    new CliError(`${JSON.stringify(text)}: ${why} (expected registry/repository:tag, e.g. registry.example.com/filters/cert-allowlist:1.0.0)`, 2);
   const rest = text.replace(/^oci:\/\//, '');
   if (rest.includes('@')) throw refuse('a push names a tag, not a digest');
   const slash = rest.indexOf('/');
@@ -33,7 +34,8 @@ export function parseReference(text: string): Reference {
   const hasTag = colon > slash;
   const repository = hasTag ? rest.slice(slash + 1, colon) : rest.slice(slash + 1);
   const tag = hasTag ? rest.slice(colon + 1) : 'latest';
-  if (!repository.split('/').every((part) => COMPONENT.test(part))) throw refuse(`${JSON.stringify(repository)} is not a repository (lowercase letters, digits, and . _ - between them)`);
+  if (!repository.split('/').every((part) => COMPONENT.test(part)))
+    throw refuse(`${JSON.stringify(repository)} is not a repository (lowercase letters, digits, and . _ - between them)`);
   if (!TAG.test(tag)) throw refuse(`${JSON.stringify(tag)} is not a tag`);
   return { registry, repository, tag };
 }
@@ -75,7 +77,9 @@ export function dockerCredentials(registry: string): { username: string; passwor
 function fromHelper(helper: string, registry: string, file: string): { username: string; password: string } | undefined {
   const result = spawnSync(helper, ['get'], { input: registry, encoding: 'utf8' });
   if (result.error) {
-    throw new CliError(`${file} names the credential helper ${helper} for ${registry}, which cannot run (${(result.error as NodeJS.ErrnoException).code}): install it, or pass --username and --password-stdin`);
+    throw new CliError(
+      `${file} names the credential helper ${helper} for ${registry}, which cannot run (${(result.error as NodeJS.ErrnoException).code}): install it, or pass --username and --password-stdin`,
+    );
   }
   if (result.status !== 0) {
     if (/credentials not found/i.test(result.stdout + result.stderr)) return undefined;
@@ -91,7 +95,10 @@ class Session {
   private readonly base: string;
   private readonly ca: Buffer | undefined;
 
-  constructor(private readonly reference: Reference, options: PushOptions) {
+  constructor(
+    private readonly reference: Reference,
+    options: PushOptions,
+  ) {
     this.base = `${options.insecure ? 'http' : 'https'}://${reference.registry}`;
     this.ca = options.caFile ? readFileSync(options.caFile) : undefined;
     const credentials = options.username ? { username: options.username, password: options.password ?? '' } : dockerCredentials(reference.registry);
@@ -102,15 +109,31 @@ class Session {
     const target = new URL(url, this.base);
     const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = request(target, { method, headers: { ...headers, ...(this.authorization ? { authorization: this.authorization } : {}), ...(body ? { 'content-length': String(body.length) } : {}) }, ca: this.ca }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      });
+      const req = request(
+        target,
+        {
+          method,
+          headers: {
+            ...headers,
+            ...(this.authorization ? { authorization: this.authorization } : {}),
+            ...(body ? { 'content-length': String(body.length) } : {}),
+          },
+          ca: this.ca,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        },
+      );
       req.on('error', (error) => {
         // A TLS client hello answered in plain HTTP reads as a record of the wrong version.
-        const plain = target.protocol === 'https:' && /wrong version number|packet length too long|EPROTO/i.test(`${(error as NodeJS.ErrnoException).code} ${error.message}`);
-        reject(new CliError(`${this.reference.registry}: ${error.message}${plain ? ' — the registry seems to speak plain HTTP: --insecure pushes over HTTP' : ''}`));
+        const plain =
+          target.protocol === 'https:' &&
+          /wrong version number|packet length too long|EPROTO/i.test(`${(error as NodeJS.ErrnoException).code} ${error.message}`);
+        reject(
+          new CliError(`${this.reference.registry}: ${error.message}${plain ? ' — the registry seems to speak plain HTTP: --insecure pushes over HTTP' : ''}`),
+        );
       });
       if (body) {
         const step = 1 << 20;
@@ -154,7 +177,8 @@ async function pushBlob(session: Session, reference: Reference, blob: Blob, prog
   const path = `/v2/${reference.repository}/blobs/${blob.digest}`;
   if ((await session.call('HEAD', path)).status === 200) return;
   const started = await session.call('POST', `/v2/${reference.repository}/blobs/uploads/`);
-  if (started.status !== 202 || !started.headers.location) throw new CliError(`${reference.registry}: upload refused (${started.status} ${started.body.toString('utf8').slice(0, 200)})`);
+  if (started.status !== 202 || !started.headers.location)
+    throw new CliError(`${reference.registry}: upload refused (${started.status} ${started.body.toString('utf8').slice(0, 200)})`);
   const location = new URL(String(started.headers.location), 'http://placeholder');
   location.searchParams.set('digest', blob.digest);
   const target = started.headers.location.startsWith('http') ? location.href : `${location.pathname}${location.search}`;
@@ -167,15 +191,22 @@ async function pushBlob(session: Session, reference: Reference, blob: Blob, prog
       progress(`${blob.digest.slice(0, 19)}… ${percent}% of ${blob.size} bytes`);
     }
   });
-  if (done.status !== 201) throw new CliError(`${reference.registry}: blob ${blob.digest} refused (${done.status} ${done.body.toString('utf8').slice(0, 200)})`);
+  if (done.status !== 201)
+    throw new CliError(`${reference.registry}: blob ${blob.digest} refused (${done.status} ${done.body.toString('utf8').slice(0, 200)})`);
 }
 
 /** Pushes the image; returns the manifest digest the registry stored. */
 export async function push(image: Image, reference: Reference, options: PushOptions = {}): Promise<string> {
   const session = new Session(reference, options);
   for (const blob of image.blobs) await pushBlob(session, reference, blob, options.progress);
-  const response = await session.call('PUT', `/v2/${reference.repository}/manifests/${reference.tag}`, { 'content-type': image.manifest.mediaType }, image.manifest.bytes);
-  if (response.status !== 201) throw new CliError(`${reference.registry}: manifest refused (${response.status} ${response.body.toString('utf8').slice(0, 200)})`);
+  const response = await session.call(
+    'PUT',
+    `/v2/${reference.repository}/manifests/${reference.tag}`,
+    { 'content-type': image.manifest.mediaType },
+    image.manifest.bytes,
+  );
+  if (response.status !== 201)
+    throw new CliError(`${reference.registry}: manifest refused (${response.status} ${response.body.toString('utf8').slice(0, 200)})`);
   const digest = String(response.headers['docker-content-digest'] ?? image.manifest.digest);
   if (digest !== image.manifest.digest) throw new CliError(`${reference.registry}: stored the manifest as ${digest}, expected ${image.manifest.digest}`);
   return digest;
@@ -184,7 +215,9 @@ export async function push(image: Image, reference: Reference, options: PushOpti
 /** Reads an image back from a registry (used to check a push). */
 export async function pull(reference: Reference, options: PushOptions = {}): Promise<{ manifest: Buffer; blob(digest: string): Promise<Buffer> }> {
   const session = new Session(reference, options);
-  const manifest = await session.call('GET', `/v2/${reference.repository}/manifests/${reference.tag}`, { accept: 'application/vnd.oci.image.manifest.v1+json' });
+  const manifest = await session.call('GET', `/v2/${reference.repository}/manifests/${reference.tag}`, {
+    accept: 'application/vnd.oci.image.manifest.v1+json',
+  });
   if (manifest.status !== 200) throw new CliError(`${reference.registry}: no manifest (${manifest.status})`);
   return {
     manifest: manifest.body,

@@ -41,7 +41,9 @@ export function rulesFor(name: string, certificate: CertificateFacts, options: R
   if (by === 'uriSanPrefix') {
     if (!options.prefix) throw new CliError('--by uriSanPrefix needs --prefix (the start of the URI SANs it allows)', 2);
     if (!certificate.uriSans.some((uri) => uri.startsWith(options.prefix!))) {
-      throw new CliError(`${name}: no URI SAN of the certificate starts with ${JSON.stringify(options.prefix)} (it has ${JSON.stringify(certificate.uriSans)})`);
+      throw new CliError(
+        `${name}: no URI SAN of the certificate starts with ${JSON.stringify(options.prefix)} (it has ${JSON.stringify(certificate.uriSans)})`,
+      );
     }
     return [scoped({ name, uriSanPrefix: options.prefix }, options)];
   }
@@ -49,14 +51,18 @@ export function rulesFor(name: string, certificate: CertificateFacts, options: R
     const values = certificate[SANS[by]];
     if (values.length === 0) throw new CliError(`${name}: the certificate has no ${KIND[by]} SAN`);
     if (options.san !== undefined) {
-      if (!values.includes(options.san)) throw new CliError(`${name}: the certificate has no ${KIND[by]} SAN ${JSON.stringify(options.san)} (it has ${JSON.stringify(values)})`);
+      if (!values.includes(options.san))
+        throw new CliError(`${name}: the certificate has no ${KIND[by]} SAN ${JSON.stringify(options.san)} (it has ${JSON.stringify(values)})`);
       return [scoped({ name, [by]: options.san }, options)];
     }
     if (values.length === 1) return [scoped({ name, [by]: values[0] }, options)];
     if (options.eachSan) return values.map((value, i) => scoped({ name: `${name}-${i + 1}`, [by]: value }, options));
-    throw new CliError(`${name}: the certificate has ${values.length} ${KIND[by]} SANs (${values.map((v) => JSON.stringify(v)).join(', ')}): choose one with --san, or --each-san for a rule per SAN`);
+    throw new CliError(
+      `${name}: the certificate has ${values.length} ${KIND[by]} SANs (${values.map((v) => JSON.stringify(v)).join(', ')}): choose one with --san, or --each-san for a rule per SAN`,
+    );
   }
   const value = by === 'sha256' ? certificate.sha256 : by === 'spki' ? certificate.spkiSha256 : by === 'subject' ? certificate.subject : certificate.cn;
-  if (!value) throw new CliError(`${name}: the certificate has no ${by} to match on${by === 'cn' ? ' (a rule by cn needs a subject with exactly one CN)' : ''}`);
+  if (!value)
+    throw new CliError(`${name}: the certificate has no ${by} to match on${by === 'cn' ? ' (a rule by cn needs a subject with exactly one CN)' : ''}`);
   return [scoped({ name, [by]: value }, options)];
 }

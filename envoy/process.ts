@@ -95,12 +95,17 @@ export class Envoy {
     rmSync(adminAddress, { force: true });
     writeConfig(bootstrap, options.bootstrap);
     const args = [
-      '-c', bootstrap,
-      '--admin-address-path', adminAddress,
+      '-c',
+      bootstrap,
+      '--admin-address-path',
+      adminAddress,
       '--disable-hot-restart',
-      '--concurrency', String(options.concurrency ?? 1),
-      '--log-level', options.logLevel ?? 'info',
-      '--file-flush-interval-msec', '10',
+      '--concurrency',
+      String(options.concurrency ?? 1),
+      '--log-level',
+      options.logLevel ?? 'info',
+      '--file-flush-interval-msec',
+      '10',
     ];
     if (options.componentLogLevel) args.push('--component-log-level', options.componentLogLevel);
     const child = spawn(envoyBinary(options.version), args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -133,7 +138,10 @@ export class Envoy {
         this.adminAddress = '';
       }
       if (this.adminAddress) {
-        const ready = await fetch(`${this.adminUrl}/ready`).then((r) => r.ok, () => false);
+        const ready = await fetch(`${this.adminUrl}/ready`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (ready) return;
       }
       await sleep(50);

@@ -72,7 +72,7 @@ export interface PushResult {
   errors: EnvoyLogLine[];
 }
 
-export class Proxy {
+export class EnvoyProxy {
   // The last update written, and Envoy's answer: Envoy answers the same update written again with
   // "success" and keeps what it serves, so a refused update written again is refused again here.
   private last: { update: string; result: PushResult };
@@ -91,7 +91,7 @@ export class Proxy {
    * Starts Envoy. It starts even when the filter refuses its first configuration (then every request
    * on the listener gets a 500, as in Istio): `started.accepted` says which.
    */
-  static async start(options: ProxyOptions): Promise<Proxy> {
+  static async start(options: ProxyOptions): Promise<EnvoyProxy> {
     const dir = mkdtempSync(join(tmpdir(), 'cert-allowlist-envoy-'));
     const filterDir = join(dir, 'filter');
     const plugin = options.plugin;
@@ -121,8 +121,8 @@ export class Proxy {
       rmSync(dir, { recursive: true, force: true });
       throw error;
     }
-    const started = plugin ? await Proxy.outcome(envoy, { success: 0, rejected: 0 }, 0) : { accepted: true, errors: [] };
-    return new Proxy(envoy, options, filterDir, await envoy.port(template), started);
+    const started = plugin ? await EnvoyProxy.outcome(envoy, { success: 0, rejected: 0 }, 0) : { accepted: true, errors: [] };
+    return new EnvoyProxy(envoy, options, filterDir, await envoy.port(template), started);
   }
 
   private static async counts(envoy: Envoy): Promise<{ success: number; rejected: number }> {
@@ -133,7 +133,7 @@ export class Proxy {
   // Waits until Envoy has taken or refused one more update than `before` counts (ECDS counts both).
   private static async outcome(envoy: Envoy, before: { success: number; rejected: number }, fromLine: number): Promise<PushResult> {
     for (let i = 0; i < 400; i++) {
-      const now = await Proxy.counts(envoy);
+      const now = await EnvoyProxy.counts(envoy);
       if (now.success + now.rejected > before.success + before.rejected) {
         const errors = envoy.logSince(fromLine).filter((line) => line.level === 'error' || line.level === 'critical');
         return { accepted: now.success > before.success, errors };
@@ -154,11 +154,11 @@ export class Proxy {
     const current = this.options.plugin;
     if (!current) throw new Error('this proxy runs without the filter');
     const fromLine = this.envoy.lines.length;
-    const before = await Proxy.counts(this.envoy);
+    const before = await EnvoyProxy.counts(this.envoy);
     const filter = filterConfig({ ...current, ...plugin }, configuration);
     this.options.adjustFilter?.(filter);
     writeConfig(join(this.filterDir, 'filter.yaml'), filter);
-    const result = await Proxy.outcome(this.envoy, before, fromLine);
+    const result = await EnvoyProxy.outcome(this.envoy, before, fromLine);
     this.last = { update, result };
     return result;
   }

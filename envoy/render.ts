@@ -13,7 +13,7 @@ const envoyDir = new URL('.', import.meta.url).pathname;
 export type Template = 'gateway' | 'sidecar' | 'filter' | 'load-client';
 export type Values = Record<string, string | number>;
 // Envoy's configuration is walked and adjusted freely by its users; Envoy validates it.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: Envoy's configuration is any shape Envoy validates
 export type EnvoyConfig = any;
 
 const WHOLE = /^\{\{([A-Z_]+)\}\}$/;

@@ -156,9 +156,18 @@ export function envImports(abi: AbiVersion): Record<string, FuncType> {
 export const ALLOWED_DURING_START = new Set([
   'env.proxy_log',
   'env.emscripten_notify_memory_growth',
-  ...['fd_write', 'args_get', 'args_sizes_get', 'environ_get', 'environ_sizes_get', 'clock_time_get',
-    'random_get', 'poll_oneoff', 'fd_fdstat_get', 'fd_fdstat_set_flags'].flatMap((name) =>
-    WASI_MODULES.map((module) => `${module}.${name}`)),
+  ...[
+    'fd_write',
+    'args_get',
+    'args_sizes_get',
+    'environ_get',
+    'environ_sizes_get',
+    'clock_time_get',
+    'random_get',
+    'poll_oneoff',
+    'fd_fdstat_get',
+    'fd_fdstat_set_flags',
+  ].flatMap((name) => WASI_MODULES.map((module) => `${module}.${name}`)),
 ]);
 
 // Host calls allowed while the host runs the guest allocator for an out-value.

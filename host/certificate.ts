@@ -65,7 +65,12 @@ function children(der: Uint8Array, parent: Tlv): Tlv[] {
 }
 
 // The names BoringSSL gives attribute types, by arc (the filter's reader uses the same table).
-const ARCS: [string, string[]][] = [['2.5.4', X520], ['1.2.840.113549.1.9', PKCS9], ['0.9.2342.19200300.100.1', PILOT], ['1.3.6.1.5.5.7.9', PDA]];
+const ARCS: [string, string[]][] = [
+  ['2.5.4', X520],
+  ['1.2.840.113549.1.9', PKCS9],
+  ['0.9.2342.19200300.100.1', PILOT],
+  ['1.3.6.1.5.5.7.9', PDA],
+];
 // Types BoringSSL prints by number outside those arcs (EV jurisdiction).
 const UNNAMED = new Set(['1.3.6.1.4.1.311.60.2.1.1', '1.3.6.1.4.1.311.60.2.1.2', '1.3.6.1.4.1.311.60.2.1.3']);
 

@@ -3,17 +3,7 @@
 // the filter with Envoy's call order and local-reply rules, and applies the fail policy after a trap.
 // The contract is ../shared/ENVOY-FACTS.md; the section numbers below refer to it.
 import { readFile } from 'node:fs/promises';
-import {
-  ABI_MARKERS,
-  BufferType,
-  EXPORT_SIGNATURES,
-  LOG_LEVELS,
-  WASI,
-  WASI_MODULES,
-  envImports,
-  type AbiVersion,
-  type LogLevel,
-} from './abi.js';
+import { ABI_MARKERS, BufferType, EXPORT_SIGNATURES, LOG_LEVELS, WASI, WASI_MODULES, envImports, type AbiVersion, type LogLevel } from './abi.js';
 import { formatFuncType, readModuleShape, sameFuncType, type ModuleShape } from './wasm-binary.js';
 import { HttpStream, okUpstream, type HostOptions, type RequestOutcome, type RequestSpec, type ResponseView } from './http-stream.js';
 import { HostEnvironment, HostLoadError, WasmVm, type LogEntry, type PluginIdentity, type RootState } from './vm.js';
@@ -79,11 +69,15 @@ export class EnvoyHost {
 
   /** Another plugin (root context) in the same worker VM, as two WasmPlugins with one module get. */
   plugin(options: Pick<HostOptions, 'pluginName' | 'rootId' | 'vmId' | 'vmConfiguration'> = {}): Plugin {
-    const plugin = new Plugin(this, {
-      pluginName: options.pluginName ?? 'cert-allowlist',
-      rootId: options.rootId ?? '',
-      vmId: options.vmId ?? '',
-    }, Buffer.from(options.vmConfiguration ?? this.options.vmConfiguration ?? ''));
+    const plugin = new Plugin(
+      this,
+      {
+        pluginName: options.pluginName ?? 'cert-allowlist',
+        rootId: options.rootId ?? '',
+        vmId: options.vmId ?? '',
+      },
+      Buffer.from(options.vmConfiguration ?? this.options.vmConfiguration ?? ''),
+    );
     this.plugins.push(plugin);
     return plugin;
   }
@@ -271,4 +265,3 @@ export class Plugin {
     };
   }
 }
-

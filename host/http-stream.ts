@@ -71,7 +71,6 @@ export interface UpstreamAnswer {
 
 export type Upstream = (headers: Header[]) => UpstreamAnswer;
 
-
 export interface ResponseView {
   status: number;
   headers: Header[];
@@ -106,13 +105,8 @@ export function requestHeaders(spec: RequestSpec): RawHeader[] {
     [':scheme', spec.connection.kind === 'plaintext' ? 'http' : 'https'],
   ];
   const overridden = new Set(given.filter(([k]) => k.startsWith(':')).map(([k]) => k.toLowerCase()));
-  return [
-    ...pseudo.filter(([k]) => !overridden.has(k)),
-    ...given.filter(([k]) => k.startsWith(':')),
-    ...given.filter(([k]) => !k.startsWith(':')),
-  ];
+  return [...pseudo.filter(([k]) => !overridden.has(k)), ...given.filter(([k]) => k.startsWith(':')), ...given.filter(([k]) => !k.startsWith(':'))];
 }
-
 
 // FilterHeadersStatus values as Envoy maps them (§1.4): 0 Continue, 1 StopIteration, 2 falls back
 // to Continue, 3 StopAllIterationAndBuffer, 4+ StopAllIterationAndWatermark.

@@ -27,7 +27,7 @@ import {
   type PropertyAnswer,
   type PropertyFeatures,
 } from './connection.js';
-import { HeaderMap } from './header-map.js';
+import type { HeaderMap } from './header-map.js';
 import { decodePairs, encodePairs, type BytePair } from './pairs.js';
 import type { ModuleShape } from './wasm-binary.js';
 
@@ -256,7 +256,7 @@ export class WasmVm {
   /** Guest bytes decoded as UTF-8 without an intermediate copy; null when out of bounds. */
   private readText(ptr: number, size: number): string | null {
     const bytes = this.peek(ptr, size);
-    return bytes && bytes.toString('utf8');
+    return bytes ? bytes.toString('utf8') : null;
   }
 
   private write(ptr: number, data: Uint8Array): boolean {
@@ -454,6 +454,7 @@ export class WasmVm {
 
   // Every function Envoy registers, keyed "env.<name>" or "wasi.<name>" (both WASI module names
   // share one implementation). Results follow ENVOY-FACTS §2 and §1.6.
+  // biome-ignore lint/suspicious/noExplicitAny: the ABI's functions take numbers and bigints as WebAssembly passes them
   private hostFunctions(): Record<string, (...args: any[]) => number | void> {
     const R = WasmResult;
     const text = (ptr: number, size: number) => this.read(ptr, size);
@@ -465,8 +466,7 @@ export class WasmVm {
         this.log(LOG_LEVELS[level], message, this.current ?? 0);
         return R.Ok;
       },
-      'env.proxy_get_log_level': (ptr: number) =>
-        this.writeU32(ptr, LOG_LEVELS.indexOf(this.env.logLevel)) ? R.Ok : R.InvalidMemoryAccess,
+      'env.proxy_get_log_level': (ptr: number) => (this.writeU32(ptr, LOG_LEVELS.indexOf(this.env.logLevel)) ? R.Ok : R.InvalidMemoryAccess),
       'env.proxy_get_status': (codePtr: number, msgPtrPtr: number, msgSizePtr: number) =>
         this.writeU32(codePtr, 0) && this.writeU32(msgPtrPtr, 0) && this.writeU32(msgSizePtr, 0) ? R.Ok : R.InvalidMemoryAccess,
       'env.proxy_get_property': (pathPtr: number, pathSize: number, valuePtrPtr: number, valueSizePtr: number) => {
@@ -486,8 +486,14 @@ export class WasmVm {
         return R.Ok;
       },
       'env.proxy_send_local_response': (
-        status: number, detailsPtr: number, detailsSize: number, bodyPtr: number, bodySize: number,
-        headersPtr: number, headersSize: number, grpcStatus: number,
+        status: number,
+        detailsPtr: number,
+        detailsSize: number,
+        bodyPtr: number,
+        bodySize: number,
+        headersPtr: number,
+        headersSize: number,
+        grpcStatus: number,
       ) => {
         const details = this.readText(detailsPtr, detailsSize);
         const body = text(bodyPtr, bodySize);
@@ -688,8 +694,10 @@ export class WasmVm {
     };
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: as hostFunctions
   private wasiFunctions(): Record<string, (...args: any[]) => number | void> {
     const ERRNO = { success: 0, badf: 8, fault: 21, inval: 28, noent: 44, nosys: 52, notsup: 58 };
+    // biome-ignore lint/suspicious/noExplicitAny: as hostFunctions
     const functions: Record<string, (...args: any[]) => number | void> = {
       fd_write: (fd: number, iovs: number, iovsLength: number, writtenPtr: number) => {
         if (fd !== 1 && fd !== 2) return ERRNO.badf;
@@ -737,8 +745,7 @@ export class WasmVm {
         }
         return ERRNO.success;
       },
-      args_sizes_get: (countPtr: number, sizePtr: number) =>
-        this.writeU32(countPtr, 0) && this.writeU32(sizePtr, 0) ? ERRNO.success : ERRNO.fault,
+      args_sizes_get: (countPtr: number, sizePtr: number) => (this.writeU32(countPtr, 0) && this.writeU32(sizePtr, 0) ? ERRNO.success : ERRNO.fault),
       args_get: () => ERRNO.success,
       clock_time_get: (id: number, _precision: bigint, resultPtr: number) => {
         if (id === 0) return this.writeU64(resultPtr, this.env.nowNs) ? ERRNO.success : ERRNO.fault;
@@ -757,8 +764,7 @@ export class WasmVm {
       fd_prestat_get: () => ERRNO.badf,
       fd_prestat_dir_name: () => ERRNO.nosys,
       sched_yield: () => ERRNO.success,
-      poll_oneoff: (_in: number, _out: number, _subscriptions: number, eventsPtr: number) =>
-        this.writeU32(eventsPtr, 0) ? ERRNO.success : ERRNO.fault,
+      poll_oneoff: (_in: number, _out: number, _subscriptions: number, eventsPtr: number) => (this.writeU32(eventsPtr, 0) ? ERRNO.success : ERRNO.fault),
     };
     for (const name of Object.keys(WASI)) if (!functions[name]) throw new Error(`WASI ${name} has no implementation`);
     return Object.fromEntries(Object.entries(functions).map(([name, fn]) => [`wasi.${name}`, fn]));

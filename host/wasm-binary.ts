@@ -30,13 +30,13 @@ export interface ModuleShape {
 }
 
 const VAL_TYPES: Record<number, ValType> = {
-  0x7f: 'i32',
-  0x7e: 'i64',
-  0x7d: 'f32',
-  0x7c: 'f64',
-  0x7b: 'v128',
-  0x70: 'funcref',
-  0x6f: 'externref',
+  127: 'i32',
+  126: 'i64',
+  125: 'f32',
+  124: 'f64',
+  123: 'v128',
+  112: 'funcref',
+  111: 'externref',
 };
 
 const KINDS: ExternKind[] = ['function', 'table', 'memory', 'global'];
@@ -45,7 +45,10 @@ export class WasmFormatError extends Error {}
 
 class Cursor {
   pos = 0;
-  constructor(private readonly bytes: Uint8Array, private readonly end = bytes.length) {}
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly end = bytes.length,
+  ) {}
 
   byte(): number {
     if (this.pos >= this.end) throw new WasmFormatError('unexpected end of section');
@@ -160,8 +163,6 @@ export function readModuleShape(bytes: Uint8Array): ModuleShape {
     }
     pos = end;
   }
-  const exports = rawExports.map(({ name, kind, index }) =>
-    kind === 'function' ? { name, kind, type: types[functionTypes[index]] } : { name, kind },
-  );
+  const exports = rawExports.map(({ name, kind, index }) => (kind === 'function' ? { name, kind, type: types[functionTypes[index]] } : { name, kind }));
   return { imports, exports };
 }

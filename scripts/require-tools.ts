@@ -2,7 +2,15 @@
 // Debian's archive when they are missing and we can (CI machines start without hand preparation).
 import { execFileSync, spawnSync } from 'node:child_process';
 
-const TOOLS: Record<string, string> = { openssl: 'openssl', curl: 'curl', 'docker-registry': 'docker-registry', htpasswd: 'apache2-utils', skopeo: 'skopeo', 'gnutls-cli': 'gnutls-bin', h2load: 'nghttp2-client' };
+const TOOLS: Record<string, string> = {
+  openssl: 'openssl',
+  curl: 'curl',
+  'docker-registry': 'docker-registry',
+  htpasswd: 'apache2-utils',
+  skopeo: 'skopeo',
+  'gnutls-cli': 'gnutls-bin',
+  h2load: 'nghttp2-client',
+};
 const wanted = process.argv.slice(2);
 // Present means on the PATH (some of these tools have no --version).
 const missing = wanted.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0);

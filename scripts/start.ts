@@ -5,9 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEMO_CLIENTS, PkiError, ensureDemoPki } from '../demo/pki.js';
+import { DEMO_CLIENTS, type Pki, PkiError, ensureDemoPki } from '../demo/pki.js';
 import { startEchoUpstream } from '../demo/upstream.js';
-import { Proxy, type PushResult } from '../envoy/proxy.js';
+import { EnvoyProxy, type PushResult } from '../envoy/proxy.js';
 import { InstallError, NEWEST_ENVOY, installEnvoy } from '../envoy/install.js';
 import { parseLogLine } from '../envoy/process.js';
 
@@ -19,18 +19,17 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-let values;
+const OPTIONS = {
+  config: { type: 'string', default: join(root, 'filter-config/cert-allowlist.json') },
+  port: { type: 'string', default: '8443' },
+  'admin-port': { type: 'string', default: '9901' },
+  pki: { type: 'string', default: join(root, 'build/pki') },
+  envoy: { type: 'string', default: NEWEST_ENVOY },
+  help: { type: 'boolean', default: false },
+} as const;
+let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 try {
-  ({ values } = parseArgs({
-    options: {
-      config: { type: 'string', default: join(root, 'filter-config/cert-allowlist.json') },
-      port: { type: 'string', default: '8443' },
-      'admin-port': { type: 'string', default: '9901' },
-      pki: { type: 'string', default: join(root, 'build/pki') },
-      envoy: { type: 'string', default: NEWEST_ENVOY },
-      help: { type: 'boolean', default: false },
-    },
-  }));
+  ({ values } = parseArgs({ options: OPTIONS }));
 } catch (error) {
   fail((error as Error).message);
 }
@@ -72,7 +71,7 @@ try {
   throw error;
 }
 
-let pki;
+let pki: Pki;
 try {
   pki = ensureDemoPki(values.pki!);
 } catch (error) {
@@ -96,9 +95,9 @@ function show(raw: string): void {
 
 const upstream = await startEchoUpstream(0);
 const readConfig = () => readFileSync(configFile, 'utf8');
-let gateway: Proxy;
+let gateway: EnvoyProxy;
 try {
-  gateway = await Proxy.start({
+  gateway = await EnvoyProxy.start({
     version: values.envoy!,
     plugin: { module, configuration: readConfig() },
     pki: pki.dir,
@@ -118,7 +117,9 @@ try {
 
 const rel = (path: string) => relative(process.cwd(), path) || '.';
 if (!gateway.started.accepted) {
-  console.error(`the filter refused ${rel(configFile)}, so Envoy answers every request with 500 (as an Istio gateway does after a refused first WasmPlugin configuration):`);
+  console.error(
+    `the filter refused ${rel(configFile)}, so Envoy answers every request with 500 (as an Istio gateway does after a refused first WasmPlugin configuration):`,
+  );
   for (const line of gateway.started.errors) console.error(`  ${line.message}`);
   await gateway.stop();
   await upstream.close();

@@ -20,7 +20,7 @@ async function statuses(scenario: EnvoyScenario): Promise<Map<number, number>> {
   }
 }
 
-describe('the real-Envoy benchmark\'s scenarios', () => {
+describe("the real-Envoy benchmark's scenarios", () => {
   it('h2load is installed', () => {
     execFileSync('h2load', ['--version'], { stdio: 'ignore' });
   });

@@ -20,7 +20,7 @@ const CONFIGURE_CEILING = 7_000;
 const README_TOLERANCE = 0.03;
 const stated = statedInstructions(readFileSync(README, 'utf8'));
 
-describe('the benchmark\'s scenarios', () => {
+describe("the benchmark's scenarios", () => {
   for (const scenario of scenarios([1, 1000, 100_000])) {
     it(`${scenario.name}: ${scenario.ceiling === null ? 'the same answer in both hosts' : `at most ${scenario.ceiling.toLocaleString('en')} instructions, none spent collecting`}`, async () => {
       const envoyHost = await EnvoyHost.load(MODULE, { canary: false });
@@ -36,7 +36,10 @@ describe('the benchmark\'s scenarios', () => {
         assert.ok(counts.max <= 2 * counts.mean, `the largest request took ${counts.max}, the mean ${Math.round(counts.mean)}`);
         const readme = stated.get(scenario.name);
         assert.ok(readme !== undefined, `README.md states no instruction count for "${scenario.name}"`);
-        assert.ok(Math.abs(counts.mean - readme) <= README_TOLERANCE * readme, `README.md states ${readme} instructions, the filter now takes ${Math.round(counts.mean)}: run npm run bench and npm run bench:readme`);
+        assert.ok(
+          Math.abs(counts.mean - readme) <= README_TOLERANCE * readme,
+          `README.md states ${readme} instructions, the filter now takes ${Math.round(counts.mean)}: run npm run bench and npm run bench:readme`,
+        );
       }
     });
   }

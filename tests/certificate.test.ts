@@ -25,13 +25,34 @@ function openssl(args: string[]): string {
 function issue(name: string, key: string, sans: string[], serial: string): void {
   writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${sans.join(',')}\n`);
   openssl(['req', '-new', '-key', key, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-days', '30', '-out', `${name}.crt`, '-extfile', `${name}.ext`, '-set_serial', serial]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-days',
+    '30',
+    '-out',
+    `${name}.crt`,
+    '-extfile',
+    `${name}.ext`,
+    '-set_serial',
+    serial,
+  ]);
   certs[name] = certificateFacts(new X509Certificate(readFileSync(join(dir, `${name}.crt`))));
 }
 
 // openssl's own SPKI pin: SHA-256 of the DER public key, base64.
 function opensslSpki(name: string): string {
-  return execFileSync('sh', ['-c', `openssl x509 -in '${name}.crt' -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64`], { cwd: dir, encoding: 'utf8' }).trim();
+  return execFileSync(
+    'sh',
+    ['-c', `openssl x509 -in '${name}.crt' -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -binary | base64`],
+    { cwd: dir, encoding: 'utf8' },
+  ).trim();
 }
 
 const MANY = Array.from({ length: 20 }, (_, i) => i + 1);
@@ -46,13 +67,46 @@ const SANS = [
 function issueBy(ca: string, name: string, key: string, subject: string, serial: string): void {
   writeFileSync(join(dir, `${name}.ext`), 'subjectAltName=DNS:x.example\n');
   openssl(['req', '-new', '-key', key, '-out', `${name}.csr`, '-subj', subject, '-utf8']);
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-days', '30', '-out', `${name}.crt`, '-extfile', `${name}.ext`, '-set_serial', serial]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${ca}.crt`,
+    '-CAkey',
+    `${ca}.key`,
+    '-days',
+    '30',
+    '-out',
+    `${name}.crt`,
+    '-extfile',
+    `${name}.ext`,
+    '-set_serial',
+    serial,
+  ]);
   certs[name] = certificateFacts(new X509Certificate(readFileSync(join(dir, `${name}.crt`))));
 }
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'cert-allowlist-cert-'));
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=ca']);
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '30',
+    '-subj',
+    '/CN=ca',
+  ]);
   openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'rsa.key']);
   openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', 'ec.key']);
   openssl(['genpkey', '-algorithm', 'ED25519', '-out', 'ed.key']);
@@ -61,8 +115,24 @@ before(() => {
   issue('ecdsa', 'ec.key', ['email:one@bank.example', 'IP:192.168.1.7'], '3');
   issue('ed25519', 'ed.key', ['DNS:ed.bank.example'], '4');
   // An issuer whose name needs every RFC 2253 escape, UTF-8 and a multi-valued RDN.
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'odd-ca.key', '-out', 'odd-ca.crt', '-days', '30', '-utf8',
-    '-subj', '/C=DE/O=Bänk\\, "Quote" <x>;y\\+z+OU=Zürich/CN=#Odd CA ']);
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    'odd-ca.key',
+    '-out',
+    'odd-ca.crt',
+    '-days',
+    '30',
+    '-utf8',
+    '-subj',
+    '/C=DE/O=Bänk\\, "Quote" <x>;y\\+z+OU=Zürich/CN=#Odd CA ',
+  ]);
   issueBy('odd-ca', 'high-serial', 'ec.key', '/CN=high', '0xfedcba98765432100123456789abcdef00112233');
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,7 +151,7 @@ function behindGateway(host: EnvoyHost, name: string, xfcc = xfccElement(peerCer
 }
 
 describe('SPKI pins', () => {
-  it('equal openssl\'s pin for RSA, ECDSA and Ed25519 keys', async () => {
+  it("equal openssl's pin for RSA, ECDSA and Ed25519 keys", async () => {
     for (const name of ['rsa', 'ecdsa', 'ed25519']) {
       const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki(name) }] });
       assert.equal(behindGateway(host, name), 'pinned', name);
@@ -103,28 +173,37 @@ describe('SPKI pins', () => {
     // Certificates are remembered by digest and text; none of this may change an answer.
     const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('rsa') }] });
     for (let i = 0; i < 3; i++) assert.equal(behindGateway(host, 'rsa'), 'pinned');
-    assert.equal(behindGateway(host, 'ecdsa', xfccElement({ ...peerCertificate(certs.ecdsa), pem: certs.rsa.pem })), 'cert_allowlist_not_allowed', 'another connection presenting the remembered text');
+    assert.equal(
+      behindGateway(host, 'ecdsa', xfccElement({ ...peerCertificate(certs.ecdsa), pem: certs.rsa.pem })),
+      'cert_allowlist_not_allowed',
+      'another connection presenting the remembered text',
+    );
     const rsa = certs.rsa;
     const bare = host.request({ connection: mtls(peerCertificate(rsa)) });
     assert.equal(bare.response.details, 'cert_allowlist_not_allowed', 'the remembered certificate without its text in this request');
     assert.equal(behindGateway(host, 'rsa'), 'pinned');
   });
-  it('are read from Envoy\'s peer_certificate where it exists, without XFCC', async () => {
+  it("are read from Envoy's peer_certificate where it exists, without XFCC", async () => {
     const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('ed25519') }] }, { envoyVersion: '1.40.0' });
     const c = certs.ed25519;
     const outcome = host.request({ connection: mtls({ ...peerCertificate(c), uriSans: [], dnsSans: [] }) });
     assert.equal(outcome.action, 'continued');
     const older = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('ed25519') }] });
-    assert.equal(older.request({ connection: mtls({ ...peerCertificate(c), uriSans: [], dnsSans: [] }) }).action, 'local_reply', 'no attribute and no XFCC: no certificate to read');
+    assert.equal(
+      older.request({ connection: mtls({ ...peerCertificate(c), uriSans: [], dnsSans: [] }) }).action,
+      'local_reply',
+      'no attribute and no XFCC: no certificate to read',
+    );
   });
-  it('work in xfcc mode from the client\'s element, when its Cert matches its Hash', async () => {
+  it("work in xfcc mode from the client's element, when its Cert matches its Hash", async () => {
     const gateway = 'ab'.repeat(32);
     const policy = { identitySource: 'xfcc', trustedProxies: [{ uriSan: 'spiffe://gw' }], allow: [{ name: 'pinned', spki: opensslSpki('ecdsa') }] };
     const host = await filter(policy);
-    const request = (client: string) => host.request({
-      connection: mtls({ sha256: gateway, subject: '', uriSans: ['spiffe://gw'] }),
-      headers: { 'x-forwarded-client-cert': `${client},Hash=${gateway};URI=spiffe://gw` },
-    });
+    const request = (client: string) =>
+      host.request({
+        connection: mtls({ sha256: gateway, subject: '', uriSans: ['spiffe://gw'] }),
+        headers: { 'x-forwarded-client-cert': `${client},Hash=${gateway};URI=spiffe://gw` },
+      });
     assert.equal(request(xfccElement(peerCertificate(certs.ecdsa))).action, 'continued');
     assert.equal(request(xfccElement({ ...peerCertificate(certs.rsa), pem: certs.ecdsa.pem })).action, 'local_reply');
   });
@@ -133,8 +212,12 @@ describe('SPKI pins', () => {
 describe('serial and issuer', () => {
   for (const name of ['rsa', 'ecdsa', 'ed25519', 'high-serial']) {
     it(`equal openssl's and inspect's, and match: ${name}`, async () => {
-      const serial = openssl(['x509', '-in', `${name}.crt`, '-noout', '-serial']).trim().replace(/^serial=/, '');
-      const issuer = openssl(['x509', '-in', `${name}.crt`, '-noout', '-issuer', '-nameopt', 'RFC2253']).trim().replace(/^issuer=/, '');
+      const serial = openssl(['x509', '-in', `${name}.crt`, '-noout', '-serial'])
+        .trim()
+        .replace(/^serial=/, '');
+      const issuer = openssl(['x509', '-in', `${name}.crt`, '-noout', '-issuer', '-nameopt', 'RFC2253'])
+        .trim()
+        .replace(/^issuer=/, '');
       assert.equal(certs[name].serial, serial, 'inspect agrees with openssl');
       assert.equal(certs[name].issuer, issuer, 'inspect agrees with openssl');
       const host = await filter({ deny: [{ name: 'revoked', serial, issuer }], allow: [{ name: 'anyone', issuer }] });
@@ -165,8 +248,15 @@ describe('expiry warnings', () => {
     behindGateway(host, 'ecdsa');
     assert.equal(host.metric('cert_allowlist.expiring'), 3n);
     assert.equal(warnings().length, 2, 'one per certificate');
-    const notAfter = new Date(openssl(['x509', '-in', 'rsa.crt', '-noout', '-enddate']).trim().replace(/^notAfter=/, '')).toISOString();
-    assert.match(warnings()[0].message, new RegExp(`rule="anyone" sha256=${certs.rsa.sha256} subject="CN=rsa" not_after=${notAfter.replaceAll('.', '\\.')} days_left=(29|30)$`));
+    const notAfter = new Date(
+      openssl(['x509', '-in', 'rsa.crt', '-noout', '-enddate'])
+        .trim()
+        .replace(/^notAfter=/, ''),
+    ).toISOString();
+    assert.match(
+      warnings()[0].message,
+      new RegExp(`rule="anyone" sha256=${certs.rsa.sha256} subject="CN=rsa" not_after=${notAfter.replaceAll('.', '\\.')} days_left=(29|30)$`),
+    );
     host.setTime(new Date(Date.now() + 2 * 3_600_000));
     behindGateway(host, 'rsa');
     assert.equal(warnings().length, 3, 'again after an hour');
@@ -187,29 +277,44 @@ describe('SANs read from the certificate', () => {
     assert.equal(emails.length, 20);
     assert.equal(ips.length, 21);
     // One rule per SAN, each scoped to its own path: every one must be found in the certificate.
-    const host = await filter({ allow: [
-      ...emails.map((e, i) => ({ name: `email-${i}`, emailSan: e, paths: [`/email/${i}`] })),
-      ...ips.map((ip, i) => ({ name: `ip-${i}`, ipSan: ip, paths: [`/ip/${i}`] })),
-    ] });
+    const host = await filter({
+      allow: [
+        ...emails.map((e, i) => ({ name: `email-${i}`, emailSan: e, paths: [`/email/${i}`] })),
+        ...ips.map((ip, i) => ({ name: `ip-${i}`, ipSan: ip, paths: [`/ip/${i}`] })),
+      ],
+    });
     const c = certs.rsa;
-    const send = (path: string) => host.request({ path, connection: mtls(peerCertificate(c)), headers: { 'x-forwarded-client-cert': xfccElement(peerCertificate(c)) } });
+    const send = (path: string) =>
+      host.request({ path, connection: mtls(peerCertificate(c)), headers: { 'x-forwarded-client-cert': xfccElement(peerCertificate(c)) } });
     const identity = (path: string) => send(path).upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1];
-    emails.forEach((_, i) => assert.equal(identity(`/email/${i}`), `email-${i}`));
-    ips.forEach((_, i) => assert.equal(identity(`/ip/${i}`), `ip-${i}`));
+    for (let i = 0; i < emails.length; i++) assert.equal(identity(`/email/${i}`), `email-${i}`);
+    for (let i = 0; i < ips.length; i++) assert.equal(identity(`/ip/${i}`), `ip-${i}`);
     assert.equal(identity('/elsewhere'), undefined);
-    const only = await filter({ allow: [{ name: 'last-ip', ipSan: '2001:0db8:0:0:0:0:0:1' }, { name: 'last-email', emailSan: emails[19] }] });
+    const only = await filter({
+      allow: [
+        { name: 'last-ip', ipSan: '2001:0db8:0:0:0:0:0:1' },
+        { name: 'last-email', emailSan: emails[19] },
+      ],
+    });
     assert.equal(behindGateway(only, 'rsa'), 'last-ip');
     const mail = await filter({ allow: [{ name: 'last-email', emailSan: emails[19] }] });
     assert.equal(behindGateway(mail, 'rsa'), 'last-email');
     assert.equal(behindGateway(mail, 'ecdsa'), 'cert_allowlist_not_allowed');
   });
   it('include every URI and DNS SAN when Envoy provides peer_certificate, without XFCC', async () => {
-    const host = await filter({ allow: [{ name: 'twentieth', uriSan: 'spiffe://bank.example/client/20', dnsSan: 'c20.bank.example' }] }, { envoyVersion: '1.40.0' });
+    const host = await filter(
+      { allow: [{ name: 'twentieth', uriSan: 'spiffe://bank.example/client/20', dnsSan: 'c20.bank.example' }] },
+      { envoyVersion: '1.40.0' },
+    );
     const c = certs.rsa;
     const outcome = host.request({ connection: mtls(peerCertificate(c)) });
     assert.equal(outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1], 'twentieth');
     const older = await filter({ allow: [{ name: 'twentieth', uriSan: 'spiffe://bank.example/client/20' }] });
-    assert.equal(older.request({ connection: mtls({ ...peerCertificate(c), dnsSans: [] }) }).action, 'local_reply', 'only the first SAN without XFCC or peer_certificate');
+    assert.equal(
+      older.request({ connection: mtls({ ...peerCertificate(c), dnsSans: [] }) }).action,
+      'local_reply',
+      'only the first SAN without XFCC or peer_certificate',
+    );
   });
   it('refuse an ipSan that is not an address and an spki that is not a key hash', async () => {
     const host = await EnvoyHost.load(MODULE, { canary: false });
@@ -222,7 +327,12 @@ describe('SANs read from the certificate', () => {
 
 describe('malformed certificates', () => {
   it('never trap the filter: mutated DER and PEM in Cert= get exactly one of allow or deny', async () => {
-    const host = await filter({ allow: [{ name: 'pinned', spki: opensslSpki('rsa') }, { name: 'ip', ipSan: '10.0.0.1' }] });
+    const host = await filter({
+      allow: [
+        { name: 'pinned', spki: opensslSpki('rsa') },
+        { name: 'ip', ipSan: '10.0.0.1' },
+      ],
+    });
     const der = new X509Certificate(certs.rsa.pem).raw;
     const pemOf = (bytes: Buffer) => `-----BEGIN CERTIFICATE-----\n${bytes.toString('base64')}\n-----END CERTIFICATE-----\n`;
     await fc.assert(
@@ -236,7 +346,10 @@ describe('malformed certificates', () => {
         const pem = how === 3 ? mutated.toString('latin1') : pemOf(mutated);
         // The hash vouches for the mutated bytes, so the filter really parses them.
         const sha256 = createHash('sha256').update(mutated).digest('hex');
-        const outcome = host.request({ connection: mtls({ sha256, subject: '' }), headers: { 'x-forwarded-client-cert': xfccElement({ sha256, subject: '', uriSans: [], dnsSans: [], pem }) } });
+        const outcome = host.request({
+          connection: mtls({ sha256, subject: '' }),
+          headers: { 'x-forwarded-client-cert': xfccElement({ sha256, subject: '', uriSans: [], dnsSans: [], pem }) },
+        });
         assert.ok(outcome.action === 'continued' || outcome.response.status === 403);
         assert.equal(host.vmFailed, false);
       }),
@@ -245,4 +358,3 @@ describe('malformed certificates', () => {
     assert.deepEqual(host.logsAtLeast('error'), []);
   });
 });
-

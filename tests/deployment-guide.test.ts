@@ -18,7 +18,7 @@ import { istioSchemaProblems } from './support/istio-schema.js';
 const root = new URL('../', import.meta.url).pathname;
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const section = readme.slice(readme.indexOf('## Deploying to Istio'), readme.indexOf('\n## ', readme.indexOf('## Deploying to Istio') + 5));
-const blocks = (lang: string) => [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]);
+const blocks = (lang: string) => [...section.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]);
 
 let dir: string;
 let registryProcess: ChildProcess;
@@ -44,12 +44,27 @@ before(async () => {
   copyFileSync(pki.cert('allowed'), join(dir, 'client.pem'));
   copyFileSync(pki.cert('multi-san'), join(dir, 'acme-2027.pem'));
   const partner = readFileSync(pki.cert('escaped'), 'utf8');
-  writeFileSync(join(dir, 'partner-secret.yaml'), `apiVersion: v1\nkind: Secret\nmetadata:\n  name: partner-client-certs\n  namespace: partners\ndata:\n  tls.crt: ${Buffer.from(partner).toString('base64')}\n`);
+  writeFileSync(
+    join(dir, 'partner-secret.yaml'),
+    `apiVersion: v1\nkind: Secret\nmetadata:\n  name: partner-client-certs\n  namespace: partners\ndata:\n  tls.crt: ${Buffer.from(partner).toString('base64')}\n`,
+  );
   writeFileSync(join(dir, 'allowlist.json'), '{\n  "allow": []\n}\n');
   const port = await freePort();
-  writeFileSync(join(dir, 'registry.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'storage')}\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  writeFileSync(
+    join(dir, 'registry.yml'),
+    `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'storage')}\nhttp:\n  addr: 127.0.0.1:${port}\n`,
+  );
   registryProcess = spawn('docker-registry', ['serve', join(dir, 'registry.yml')], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && (await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status, () => 0)) !== 200; i++) await sleep(100);
+  for (
+    let i = 0;
+    i < 100 &&
+    (await fetch(`http://127.0.0.1:${port}/v2/`).then(
+      (r) => r.status,
+      () => 0,
+    )) !== 200;
+    i++
+  )
+    await sleep(100);
   env.REGISTRY = `127.0.0.1:${port}`;
 });
 after(() => {
@@ -68,7 +83,9 @@ describe('the deployment guide', () => {
   });
 
   it('runs every command, in order, with nothing but the packed CLI', { timeout: 300_000 }, () => {
-    const commands = blocks('sh').flatMap((block) => block.split('\n')).filter((line) => line.startsWith('npx cert-allowlist') || line.startsWith('npm '));
+    const commands = blocks('sh')
+      .flatMap((block) => block.split('\n'))
+      .filter((line) => line.startsWith('npx cert-allowlist') || line.startsWith('npm '));
     assert.ok(commands.length >= 8, commands.join('\n'));
     assert.ok(commands[0].startsWith('npm install'), `the guide installs the CLI first: ${commands[0]}`);
     for (const command of commands) {
@@ -77,7 +94,8 @@ describe('the deployment guide', () => {
         execFileSync('npm', ['init', '-y'], { cwd: dir, stdio: 'ignore' });
         execFileSync('npm', ['install', '--no-audit', '--no-fund', `./${env.TARBALL}`], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
         // Compiled JavaScript: nothing that compiles TypeScript or AssemblyScript at run time.
-        for (const heavy of ['tsx', 'typescript', 'assemblyscript', 'esbuild']) assert.ok(!existsSync(join(dir, 'node_modules', heavy)), `${heavy} installed with the CLI`);
+        for (const heavy of ['tsx', 'typescript', 'assemblyscript', 'esbuild'])
+          assert.ok(!existsSync(join(dir, 'node_modules', heavy)), `${heavy} installed with the CLI`);
         const start = process.hrtime.bigint();
         execFileSync(join(dir, 'node_modules/.bin/cert-allowlist'), ['--help'], { cwd: dir, stdio: 'ignore' });
         console.log(`cert-allowlist --help: ${Number(process.hrtime.bigint() - start) / 1e6} ms`);
@@ -85,7 +103,10 @@ describe('the deployment guide', () => {
       }
       // The test registry speaks plain HTTP; a real one speaks TLS.
       const line = command.includes('image push') ? `${command} --insecure --json` : command;
-      const args = line.replace(/^npx cert-allowlist /, '').replace(/\$(\w+)/g, (_, name: string) => env[name] ?? assert.fail(`$${name} is not set yet`)).split(' ');
+      const args = line
+        .replace(/^npx cert-allowlist /, '')
+        .replace(/\$(\w+)/g, (_, name: string) => env[name] ?? assert.fail(`$${name} is not set yet`))
+        .split(' ');
       let output: string;
       try {
         output = execFileSync(join(dir, 'node_modules/.bin/cert-allowlist'), args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -103,7 +124,10 @@ describe('the deployment guide', () => {
       if (command.includes('explain')) assert.match(output, /^allow: rule "acme-batch"/);
     }
     const allowlist = JSON.parse(readFileSync(join(dir, 'allowlist.json'), 'utf8'));
-    assert.deepEqual(allowlist.allow.map((r: { name: string }) => r.name), ['acme-batch', 'partner-client-certs/tls.crt', 'acme-batch-2027']);
+    assert.deepEqual(
+      allowlist.allow.map((r: { name: string }) => r.name),
+      ['acme-batch', 'partner-client-certs/tls.crt', 'acme-batch-2027'],
+    );
     assert.equal(allowlist.allow[0].notAfter, '2027-01-31T00:00:00Z', 'rotate ended the old rule');
   });
 });

@@ -90,11 +90,19 @@ class Pair {
       upstream: local ? null : exchange.upstream!.rawHeaders.filter(([name]) => FILTER_REQUEST_HEADERS.test(name)),
       log: exchange.filterLog,
       counters: delta(countersBefore, await this.envoy.metrics()),
-      filterState: Object.fromEntries(Object.entries({ 'wasm.cert_allowlist_rule': exchange.access.rule, 'wasm.cert_allowlist_dry_run': exchange.access.dry_run }).filter(([, value]) => value !== null)) as Record<string, string>,
+      filterState: Object.fromEntries(
+        Object.entries({ 'wasm.cert_allowlist_rule': exchange.access.rule, 'wasm.cert_allowlist_dry_run': exchange.access.dry_run }).filter(
+          ([, value]) => value !== null,
+        ),
+      ) as Record<string, string>,
     };
 
     const hostCounters = new Map([...this.host.environment.metrics].map(([name, metric]) => [name, metric.value]));
-    const headers: Header[] = [[':authority', exchange.access.authority ?? ''], [':path', exchange.access.path ?? ''], [':method', request.method ?? 'GET']];
+    const headers: Header[] = [
+      [':authority', exchange.access.authority ?? ''],
+      [':path', exchange.access.path ?? ''],
+      [':method', request.method ?? 'GET'],
+    ];
     for (const [name, value] of request.headers ?? []) if (name.toLowerCase() !== 'x-forwarded-client-cert') headers.push([name.toLowerCase(), value]);
     if (exchange.access.xfcc !== null) headers.push(['x-forwarded-client-cert', exchange.access.xfcc]);
     const outcome = this.host.request({ connection: this.connection(request), headers });
@@ -104,7 +112,9 @@ class Pair {
       details: outcome.response.details,
       reply: hostLocal ? { body: outcome.response.body, headers: replyHeaders(outcome.response.headers) } : undefined,
       upstream: hostLocal ? null : (outcome.upstreamHeaders ?? []).filter(([name]) => FILTER_REQUEST_HEADERS.test(name)),
-      log: outcome.logs.filter((entry) => entry.origin === 'plugin').map((entry) => ({ level: ENVOY_LEVEL[entry.level] ?? entry.level, message: entry.message })),
+      log: outcome.logs
+        .filter((entry) => entry.origin === 'plugin')
+        .map((entry) => ({ level: ENVOY_LEVEL[entry.level] ?? entry.level, message: entry.message })),
       counters: delta(hostCounters, new Map([...this.host.environment.metrics].map(([name, metric]) => [name, metric.value]))),
       filterState: outcome.filterState,
     };
@@ -120,7 +130,11 @@ class Pair {
 
   async configure(configuration: string): Promise<boolean> {
     const pushed = await this.envoy.push(configuration);
-    assert.equal(this.host.configure(configuration), pushed.accepted, `the host and Envoy ${this.envoy.version} disagree on taking ${configuration.slice(0, 200)}`);
+    assert.equal(
+      this.host.configure(configuration),
+      pushed.accepted,
+      `the host and Envoy ${this.envoy.version} disagree on taking ${configuration.slice(0, 200)}`,
+    );
     return pushed.accepted;
   }
 }
@@ -151,7 +165,17 @@ for (const version of ENVOY_VERSIONS) {
 
     const requests: [string, TestRequest][] = [
       ['a listed client', { as: 'allowed', path: '/hello' }],
-      ['a listed client sending its own identity headers', { as: 'allowed', path: '/hello', headers: [['x-client-identity', 'admin'], ['X-Client-Identity', 'root']] }],
+      [
+        'a listed client sending its own identity headers',
+        {
+          as: 'allowed',
+          path: '/hello',
+          headers: [
+            ['x-client-identity', 'admin'],
+            ['X-Client-Identity', 'root'],
+          ],
+        },
+      ],
       ['a client that is not listed', { as: 'denied', path: '/hello?q=1' }],
       ['no client certificate', { path: '/hello' }],
       ['plaintext', { plaintextListener: 'plaintext', path: '/hello' }],
@@ -171,19 +195,30 @@ for (const version of ENVOY_VERSIONS) {
 
     it('every deny reason of connection mode, with reasons in the reply and dry-run', async () => {
       const config = {
-        allow: [{ name: 'bank', uriSanPrefix: 'spiffe://demo.local/ns/bank/' }, { name: 'by-email', emailSan: 'batch@demo.local' }],
+        allow: [
+          { name: 'bank', uriSanPrefix: 'spiffe://demo.local/ns/bank/' },
+          { name: 'by-email', emailSan: 'batch@demo.local' },
+        ],
         deny: [{ name: 'no-multi', dnsSan: 'two.demo.local' }],
         identityHeader: 'x-client-identity',
         denyResponse: { status: 401, body: 'go away', contentType: 'text/x-reason', includeReason: true },
       };
       assert.ok(await pair.configure(JSON.stringify(config)));
-      for (const request of [{ as: 'allowed' }, { as: 'email-ip' }, { as: 'several-sans' }, { as: 'denied' }, {}, { as: 'no-san' }]) await pair.same({ path: '/r', ...request });
+      for (const request of [{ as: 'allowed' }, { as: 'email-ip' }, { as: 'several-sans' }, { as: 'denied' }, {}, { as: 'no-san' }])
+        await pair.same({ path: '/r', ...request });
       assert.ok(await pair.configure(JSON.stringify({ ...config, mode: 'dry-run' })));
       for (const request of [{ as: 'several-sans' }, { as: 'denied' }, {}]) await pair.same({ path: '/dry', ...request });
     });
     it('pins by SPKI, serial and issuer read from the certificate', async () => {
       const denied = certificateFacts(new X509Certificate(readFileSync(pki.cert('denied'))));
-      const config = { allow: [{ name: 'spki', spki: denied.spkiSha256, paths: ['/spki'] }, { name: 'serial', serial: denied.serial, issuer: denied.issuer }], identityHeader: 'x-client-identity', expiryWarningDays: 3650 };
+      const config = {
+        allow: [
+          { name: 'spki', spki: denied.spkiSha256, paths: ['/spki'] },
+          { name: 'serial', serial: denied.serial, issuer: denied.issuer },
+        ],
+        identityHeader: 'x-client-identity',
+        expiryWarningDays: 3650,
+      };
       assert.ok(await pair.configure(JSON.stringify(config)));
       for (const path of ['/spki', '/serial']) for (const as of ['denied', 'allowed']) await pair.same({ as, path });
     });
@@ -200,7 +235,14 @@ for (const version of ENVOY_VERSIONS) {
     before(async () => {
       const module = join(tmpdir(), `cert-allowlist-probe-${process.pid}.wasm`);
       writeFileSync(module, await probeModule());
-      const envoy = await TestProxy.start({ version, configuration: 'probe-config', pki, plugin: { module }, adjust: withPlaintextListener, componentLogLevel: 'wasm:trace' });
+      const envoy = await TestProxy.start({
+        version,
+        configuration: 'probe-config',
+        pki,
+        plugin: { module },
+        adjust: withPlaintextListener,
+        componentLogLevel: 'wasm:trace',
+      });
       const host = await EnvoyHost.load(module, hostOptions);
       assert.ok(host.configure('probe-config'));
       pair = new Pair(envoy, host);
@@ -212,21 +254,50 @@ for (const version of ENVOY_VERSIONS) {
     // The property NotFound matrix: what each connection kind answers for the properties the filter
     // reads (volatile ones — ids, ports, addresses — are compared by their status alone).
     const properties = [
-      'connection/mtls', 'connection/tls_version', 'connection/sha256_peer_certificate_digest', 'connection/subject_peer_certificate',
-      'connection/uri_san_peer_certificate', 'connection/dns_san_peer_certificate', 'connection/peer_certificate',
-      'connection/peer_certificate_valid', 'connection/subject_local_certificate', 'connection/termination_details',
-      'connection.mtls', 'connection/sha256_peer_certificate_digest/more', 'request/headers/x-action',
+      'connection/mtls',
+      'connection/tls_version',
+      'connection/sha256_peer_certificate_digest',
+      'connection/subject_peer_certificate',
+      'connection/uri_san_peer_certificate',
+      'connection/dns_san_peer_certificate',
+      'connection/peer_certificate',
+      'connection/peer_certificate_valid',
+      'connection/subject_local_certificate',
+      'connection/termination_details',
+      'connection.mtls',
+      'connection/sha256_peer_certificate_digest/more',
+      'request/headers/x-action',
     ];
-    const kinds: [string, TestRequest][] = [['plaintext', { plaintextListener: 'plaintext' }], ['TLS without a client certificate', {}], ['mTLS', { as: 'several-sans' }]];
+    const kinds: [string, TestRequest][] = [
+      ['plaintext', { plaintextListener: 'plaintext' }],
+      ['TLS without a client certificate', {}],
+      ['mTLS', { as: 'several-sans' }],
+    ];
     for (const property of properties) {
       it(`answers ${property} as Envoy does for plaintext, TLS and mTLS`, async () => {
-        for (const [, kind] of kinds) await pair.same({ ...kind, path: '/p', headers: [['x-action', 'p'], ['x-path', property]] });
+        for (const [, kind] of kinds)
+          await pair.same({
+            ...kind,
+            path: '/p',
+            headers: [
+              ['x-action', 'p'],
+              ['x-path', property],
+            ],
+          });
       });
     }
     it('completes local replies as Envoy does: details, body, headers, malformed header pairs', async () => {
       for (const action of ['r', 'm']) await pair.same({ as: 'allowed', path: '/', headers: [['x-action', action]] });
       await pair.same({ as: 'allowed', path: '/', method: 'HEAD', headers: [['x-action', 'r']] });
-      await pair.same({ as: 'allowed', path: '/', http: '2', headers: [['x-action', 'r'], ['content-type', 'application/grpc']] });
+      await pair.same({
+        as: 'allowed',
+        path: '/',
+        http: '2',
+        headers: [
+          ['x-action', 'r'],
+          ['content-type', 'application/grpc'],
+        ],
+      });
     });
     it('adds request headers, counts and survives proc_exit as Envoy does', async () => {
       for (const action of ['a', 'k', 'x']) await pair.same({ as: 'allowed', path: '/', headers: [['x-action', action]] });
@@ -245,11 +316,15 @@ for (const version of ENVOY_VERSIONS) {
       ['FAIL_CLOSED', () => {}, { failurePolicy: 'FAIL_CLOSED' }],
       ['FAIL_OPEN', (filter) => void (filter.resources[0].typed_config.config.failure_policy = 'FAIL_OPEN'), { failurePolicy: 'FAIL_OPEN' }],
       ['FAIL_RELOAD', (filter) => void (filter.resources[0].typed_config.config.failure_policy = 'FAIL_RELOAD'), { failurePolicy: 'FAIL_RELOAD' }],
-      ['the legacy fail_open flag', (filter) => {
-        const config = filter.resources[0].typed_config.config;
-        delete config.failure_policy;
-        config.fail_open = true;
-      }, { failOpen: true }],
+      [
+        'the legacy fail_open flag',
+        (filter) => {
+          const config = filter.resources[0].typed_config.config;
+          delete config.failure_policy;
+          config.fail_open = true;
+        },
+        { failOpen: true },
+      ],
     ];
     for (const [name, adjustFilter, failure] of policies) {
       it(`after a trap under ${name}`, async () => {
@@ -259,9 +334,17 @@ for (const version of ENVOY_VERSIONS) {
           assert.ok(host.configure('probe-config'));
           const pair = new Pair(envoy, host);
           const trap = await pair.run({ as: 'allowed', path: '/', headers: [['x-action', 't']] });
-          assert.deepEqual([trap.host.status, trap.host.details, trap.host.upstream], [trap.envoy.status, trap.envoy.details, trap.envoy.upstream], 'the request that trapped');
+          assert.deepEqual(
+            [trap.host.status, trap.host.details, trap.host.upstream],
+            [trap.envoy.status, trap.envoy.details, trap.envoy.upstream],
+            'the request that trapped',
+          );
           const next = await pair.run({ as: 'allowed', path: '/', headers: [['x-action', 'a']] });
-          assert.deepEqual([next.host.status, next.host.details, next.host.upstream], [next.envoy.status, next.envoy.details, next.envoy.upstream], 'the request after it');
+          assert.deepEqual(
+            [next.host.status, next.host.details, next.host.upstream],
+            [next.envoy.status, next.envoy.details, next.envoy.upstream],
+            'the request after it',
+          );
           if (failure.failurePolicy === 'FAIL_RELOAD') {
             // After the backoff (base 1 s, jittered) a fresh VM serves again.
             await sleep(2_500);

@@ -56,7 +56,7 @@ for (const version of ENVOY_VERSIONS) {
       await mesh?.stop();
     });
 
-    it('sees the two elements Envoy writes — the gateway\'s for the client, the sidecar\'s for the gateway — and allows the client', async () => {
+    it("sees the two elements Envoy writes — the gateway's for the client, the sidecar's for the gateway — and allows the client", async () => {
       for (const http of ['1.1', '2'] as const) {
         const exchange = await sidecar.send({ as: 'allowed', path: '/hello', via: gateway, http });
         assert.equal(exchange.access?.xfcc, `${xfccElement(peer('allowed'))},${xfccElement(peer('gateway-proxy'), SIDECAR_DETAILS)}`);
@@ -96,7 +96,11 @@ for (const version of ENVOY_VERSIONS) {
         assert.deepEqual(reason(exchange), [403, 'cert_allowlist_xfcc_mismatch']);
       });
       it('refuses XFCC on a connection without a client certificate: only the client can have written it (xfcc_untrusted)', async () => {
-        const exchange = await forwarder.send({ plaintextListener: 'plaintext', path: '/hello', headers: [['x-forwarded-client-cert', xfccElement(peer('allowed'))]] });
+        const exchange = await forwarder.send({
+          plaintextListener: 'plaintext',
+          path: '/hello',
+          headers: [['x-forwarded-client-cert', xfccElement(peer('allowed'))]],
+        });
         assert.equal(exchange.access?.xfcc, xfccElement(peer('allowed')));
         assert.deepEqual(reason(exchange), [403, 'cert_allowlist_xfcc_untrusted']);
       });

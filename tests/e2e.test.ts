@@ -58,10 +58,12 @@ for (const version of ENVOY_VERSIONS) {
       assert.equal(exchange.response.headers['content-type'], 'text/plain');
       assert.equal(exchange.upstream, undefined);
       const sha256 = facts('denied').sha256;
-      assert.deepEqual(exchange.filterLog, [{
-        level: 'info',
-        message: `cert-allowlist: deny reason=not_allowed rule="" sha256=${sha256} uri_san="spiffe://demo.local/ns/other/sa/stranger" subject="CN=stranger.demo.local,O=Demo Partner" host="localhost" path="/hello?x=1" mode=enforce`,
-      }]);
+      assert.deepEqual(exchange.filterLog, [
+        {
+          level: 'info',
+          message: `cert-allowlist: deny reason=not_allowed rule="" sha256=${sha256} uri_san="spiffe://demo.local/ns/other/sa/stranger" subject="CN=stranger.demo.local,O=Demo Partner" host="localhost" path="/hello?x=1" mode=enforce`,
+        },
+      ]);
     });
     it('answers 403 to a connection without a client certificate', async () => {
       const exchange = await gateway.send({ path: '/hello' });
@@ -72,10 +74,14 @@ for (const version of ENVOY_VERSIONS) {
       assert.equal(exchange.response.status, 0, 'an HTTP response arrived');
     });
     it('denies a listed client on the path a deny rule names', async () => {
-      assert.deepEqual(reply(await gateway.send({ as: 'allowed', path: '/status/418' })), { status: 403, details: 'cert_allowlist_denied_by_rule', body: DENIED_BODY });
+      assert.deepEqual(reply(await gateway.send({ as: 'allowed', path: '/status/418' })), {
+        status: 403,
+        details: 'cert_allowlist_denied_by_rule',
+        body: DENIED_BODY,
+      });
       assert.equal((await gateway.send({ as: 'allowed', path: '/status/200' })).response.status, 200);
     });
-    it('names the deciding rule to Envoy\'s access log as filter state, and a dry-run denial\'s reason', async () => {
+    it("names the deciding rule to Envoy's access log as filter state, and a dry-run denial's reason", async () => {
       const allowed = await gateway.send({ as: 'allowed', path: '/hello' });
       assert.deepEqual([allowed.access?.rule, allowed.access?.dry_run], ['bank-batch', null]);
       const deniedByRule = await gateway.send({ as: 'allowed', path: '/status/418' });
@@ -103,15 +109,30 @@ for (const version of ENVOY_VERSIONS) {
       ];
       assert.equal((await gateway.send({ as: 'denied', path: '/hello', headers: forged })).response.status, 403);
       const exchange = await gateway.send({ as: 'allowed', path: '/hello', headers: [['x-client-identity', 'admin']] });
-      assert.deepEqual(exchange.upstream?.rawHeaders.filter(([name]) => name.toLowerCase() === 'x-client-identity'), [['x-client-identity', 'bank-batch']]);
+      assert.deepEqual(
+        exchange.upstream?.rawHeaders.filter(([name]) => name.toLowerCase() === 'x-client-identity'),
+        [['x-client-identity', 'bank-batch']],
+      );
     });
     it('matches the second URI SAN and the second DNS SAN of a certificate', async () => {
-      await configure({ allow: [{ name: 'by-uri', uriSan: 'spiffe://demo.local/ns/bank/sa/second', paths: ['/uri'] }, { name: 'by-dns', dnsSan: 'two.demo.local' }], identityHeader: 'x-client-identity' });
+      await configure({
+        allow: [
+          { name: 'by-uri', uriSan: 'spiffe://demo.local/ns/bank/sa/second', paths: ['/uri'] },
+          { name: 'by-dns', dnsSan: 'two.demo.local' },
+        ],
+        identityHeader: 'x-client-identity',
+      });
       assert.equal((await gateway.send({ as: 'several-sans', path: '/uri' })).upstream?.headers['x-client-identity'], 'by-uri');
       assert.equal((await gateway.send({ as: 'several-sans', path: '/dns' })).upstream?.headers['x-client-identity'], 'by-dns');
     });
     it('matches email and IP SANs read from the certificate', async () => {
-      await configure({ allow: [{ name: 'by-email', emailSan: 'batch@demo.local', paths: ['/email'] }, { name: 'by-ip', ipSan: '2001:0DB8::0001' }], identityHeader: 'x-client-identity' });
+      await configure({
+        allow: [
+          { name: 'by-email', emailSan: 'batch@demo.local', paths: ['/email'] },
+          { name: 'by-ip', ipSan: '2001:0DB8::0001' },
+        ],
+        identityHeader: 'x-client-identity',
+      });
       assert.equal((await gateway.send({ as: 'email-ip', path: '/email' })).upstream?.headers['x-client-identity'], 'by-email');
       assert.equal((await gateway.send({ as: 'email-ip', path: '/ip' })).upstream?.headers['x-client-identity'], 'by-ip');
       assert.equal((await gateway.send({ as: 'allowed', path: '/ip' })).response.status, 403);
@@ -141,10 +162,17 @@ for (const version of ENVOY_VERSIONS) {
       const refused = await gateway.push(JSON.stringify({ ...partner, allow: [{ name: 'broken', sha256: 'xyz' }] }));
       assert.equal(refused.accepted, false);
       assert.ok(
-        refused.errors.some((line) => line.logger === 'wasm' && line.message.endsWith('cert-allowlist: rejected configuration: allow[0].sha256: expected 64 hex digits, got "xyz"')),
+        refused.errors.some(
+          (line) =>
+            line.logger === 'wasm' && line.message.endsWith('cert-allowlist: rejected configuration: allow[0].sha256: expected 64 hex digits, got "xyz"'),
+        ),
         refused.errors.map((line) => line.raw).join('\n'),
       );
-      assert.equal((await gateway.send({ as: 'denied', path: '/hello' })).upstream?.headers['x-client-identity'], 'partner', 'the previous configuration keeps serving');
+      assert.equal(
+        (await gateway.send({ as: 'denied', path: '/hello' })).upstream?.headers['x-client-identity'],
+        'partner',
+        'the previous configuration keeps serving',
+      );
       await configure(DEFAULT_CONFIG);
     });
     it("counts each request in Envoy's stats, by reason, and exports them to Prometheus", async () => {
@@ -155,7 +183,12 @@ for (const version of ENVOY_VERSIONS) {
       const now = await gateway.metrics();
       const delta = (name: string) => (now.get(name) ?? 0) - (before.get(name) ?? 0);
       assert.deepEqual(
-        [delta('cert_allowlist.allowed'), delta('cert_allowlist.denied'), delta('cert_allowlist.denied.not_allowed'), delta('cert_allowlist.denied.no_client_certificate')],
+        [
+          delta('cert_allowlist.allowed'),
+          delta('cert_allowlist.denied'),
+          delta('cert_allowlist.denied.not_allowed'),
+          delta('cert_allowlist.denied.no_client_certificate'),
+        ],
         [1, 2, 1, 1],
       );
       const prometheus = await gateway.envoy.prometheus();

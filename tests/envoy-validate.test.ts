@@ -24,8 +24,15 @@ const XFCC_CONFIG = readFileSync(join(root, 'filter-config/examples/valid-sideca
 
 function bootstrap(template: 'gateway' | 'sidecar'): EnvoyConfig {
   return render(template, {
-    ADMIN_ADDRESS: '127.0.0.1', ADMIN_PORT: 0, LISTEN_ADDRESS: '127.0.0.1', LISTEN_PORT: 0, PKI_DIR: pki.dir, HOST: 'payments.example.com',
-    FILTER_DIR: '/nonexistent', UPSTREAM_ADDRESS: '127.0.0.1', UPSTREAM_PORT: 8080,
+    ADMIN_ADDRESS: '127.0.0.1',
+    ADMIN_PORT: 0,
+    LISTEN_ADDRESS: '127.0.0.1',
+    LISTEN_PORT: 0,
+    PKI_DIR: pki.dir,
+    HOST: 'payments.example.com',
+    FILTER_DIR: '/nonexistent',
+    UPSTREAM_ADDRESS: '127.0.0.1',
+    UPSTREAM_PORT: 8080,
   });
 }
 
@@ -51,7 +58,10 @@ function hcm(config: EnvoyConfig): EnvoyConfig {
 
 // Container paths of the docker rendering, mapped to the files compose mounts there.
 function fromContainer(config: EnvoyConfig): EnvoyConfig {
-  const mounts: [string, string][] = [[CONTAINER.pki, pki.dir], [CONTAINER.module, MODULE]];
+  const mounts: [string, string][] = [
+    [CONTAINER.pki, pki.dir],
+    [CONTAINER.module, MODULE],
+  ];
   return JSON.parse(JSON.stringify(config), (_, value) => {
     if (typeof value !== 'string') return value;
     for (const [inside, outside] of mounts) if (value === inside || value.startsWith(`${inside}/`)) return outside + value.slice(inside.length);
@@ -72,7 +82,8 @@ for (const version of ENVOY_VERSIONS) {
     it('the docker compose rendering, with the mounted files where compose puts them', () => {
       const compose = parse(readFileSync(join(root, 'envoy/docker-compose.yml'), 'utf8'));
       const mounts: string[] = compose.services.envoy.volumes.map((volume: string) => volume.split(':')[1]);
-      for (const path of [CONTAINER.bootstrap, CONTAINER.filterDir, CONTAINER.module, CONTAINER.pki]) assert.ok(mounts.includes(path), `compose mounts nothing at ${path}`);
+      for (const path of [CONTAINER.bootstrap, CONTAINER.filterDir, CONTAINER.module, CONTAINER.pki])
+        assert.ok(mounts.includes(path), `compose mounts nothing at ${path}`);
       assert.equal(compose.services.envoy.command[compose.services.envoy.command.indexOf('-c') + 1], CONTAINER.bootstrap);
       assert.ok(compose.services[CONTAINER.upstream.address].command.at(-1).includes(`.listen(${CONTAINER.upstream.port}, '0.0.0.0')`));
       const docker = withInlineFilter(dockerBootstrap(), inlineEntry(dockerFilter(DEFAULT_CONFIG)));
@@ -89,30 +100,54 @@ for (const version of ENVOY_VERSIONS) {
     it('the plugin configuration of the WasmPlugin `cert-allowlist render wasmplugin` prints, as istiod hands it to Envoy', async () => {
       const config = join(root, 'filter-config/examples/valid-gateway-fingerprints.json');
       const manifest = parse(await cliOutput(['render', 'wasmplugin', '--config', config, '--image', 'oci://registry.example/cert-allowlist:1']));
-      const entry = inlineEntry(filterConfig({ module: MODULE, pluginName: `${manifest.metadata.namespace}.${manifest.metadata.name}`, rootId: manifest.spec.pluginName }, JSON.stringify(manifest.spec.pluginConfig)));
+      const entry = inlineEntry(
+        filterConfig(
+          { module: MODULE, pluginName: `${manifest.metadata.namespace}.${manifest.metadata.name}`, rootId: manifest.spec.pluginName },
+          JSON.stringify(manifest.spec.pluginConfig),
+        ),
+      );
       const result = validate(version, withInlineFilter(bootstrap('gateway'), entry));
       assert.ok(result.valid, result.output);
     });
 
     const broken: [string, () => EnvoyConfig, RegExp][] = [
-      ['a plugin configuration the filter refuses', () => withFilter('gateway', '{"allow":[{"name":"x","sha256":"bad"}]}'),
-        /rejected configuration: allow\[0\]\.sha256: expected 64 hex digits, got "bad"/],
-      ['a module that is not WebAssembly', () => withFilter('gateway', DEFAULT_CONFIG, join(root, 'package.json')), /Failed to load Wasm code[\s\S]*Unable to create Wasm plugin cert-allowlist/],
-      ['the filter after the router', () => {
-        const config = withFilter('gateway', DEFAULT_CONFIG);
-        hcm(config).http_filters.reverse();
-        return config;
-      }, /terminal filter named envoy\.filters\.http\.router .* must be the last filter/],
-      ['an unknown field in the connection manager', () => {
-        const config = withFilter('gateway', DEFAULT_CONFIG);
-        hcm(config).forward_client_cert = 'SANITIZE_SET';
-        return config;
-      }, /forward_client_cert/],
-      ['an XFCC mode Envoy does not have', () => {
-        const config = withFilter('gateway', DEFAULT_CONFIG);
-        hcm(config).forward_client_cert_details = 'SANITISE_SET';
-        return config;
-      }, /SANITISE_SET/],
+      [
+        'a plugin configuration the filter refuses',
+        () => withFilter('gateway', '{"allow":[{"name":"x","sha256":"bad"}]}'),
+        /rejected configuration: allow\[0\]\.sha256: expected 64 hex digits, got "bad"/,
+      ],
+      [
+        'a module that is not WebAssembly',
+        () => withFilter('gateway', DEFAULT_CONFIG, join(root, 'package.json')),
+        /Failed to load Wasm code[\s\S]*Unable to create Wasm plugin cert-allowlist/,
+      ],
+      [
+        'the filter after the router',
+        () => {
+          const config = withFilter('gateway', DEFAULT_CONFIG);
+          hcm(config).http_filters.reverse();
+          return config;
+        },
+        /terminal filter named envoy\.filters\.http\.router .* must be the last filter/,
+      ],
+      [
+        'an unknown field in the connection manager',
+        () => {
+          const config = withFilter('gateway', DEFAULT_CONFIG);
+          hcm(config).forward_client_cert = 'SANITIZE_SET';
+          return config;
+        },
+        /forward_client_cert/,
+      ],
+      [
+        'an XFCC mode Envoy does not have',
+        () => {
+          const config = withFilter('gateway', DEFAULT_CONFIG);
+          hcm(config).forward_client_cert_details = 'SANITISE_SET';
+          return config;
+        },
+        /SANITISE_SET/,
+      ],
     ];
     for (const [name, config, reason] of broken) {
       it(`refuses ${name}`, () => {

@@ -25,7 +25,12 @@ interface InvalidExample {
 }
 
 const invalid: InvalidExample[] = JSON.parse(readFileSync(`${CONFIG}examples/invalid.json`, 'utf8'));
-const valid = ['cert-allowlist.json', ...readdirSync(`${CONFIG}examples`).filter((f) => f.startsWith('valid-')).map((f) => `examples/${f}`)];
+const valid = [
+  'cert-allowlist.json',
+  ...readdirSync(`${CONFIG}examples`)
+    .filter((f) => f.startsWith('valid-'))
+    .map((f) => `examples/${f}`),
+];
 
 function parsed(text: string): unknown {
   try {
@@ -52,7 +57,10 @@ describe('invalid examples', () => {
     it(`${example.name}: the filter refuses it with the documented error`, async () => {
       const host = await EnvoyHost.load(MODULE);
       assert.equal(host.configure(example.configuration), false);
-      assert.deepEqual(host.logsAtLeast('warn').map((entry) => entry.message), [`cert-allowlist: rejected configuration: ${example.error}`]);
+      assert.deepEqual(
+        host.logsAtLeast('warn').map((entry) => entry.message),
+        [`cert-allowlist: rejected configuration: ${example.error}`],
+      );
       assert.equal(host.vmFailed, false);
     });
     it(`${example.name}: the schema ${example.beyondSchema ? `cannot tell (${example.beyondSchema})` : 'refuses it too'}`, () => {
@@ -86,7 +94,9 @@ for (const version of ENVOY_VERSIONS) {
       for (const example of invalid) {
         const result = await gateway.push(example.configuration);
         assert.equal(result.accepted, false, example.name);
-        const lines = result.errors.filter((line) => line.logger === 'wasm' && line.message.startsWith('wasm log')).map((line) => line.message.replace(/^wasm log[^:]*: /, ''));
+        const lines = result.errors
+          .filter((line) => line.logger === 'wasm' && line.message.startsWith('wasm log'))
+          .map((line) => line.message.replace(/^wasm log[^:]*: /, ''));
         assert.deepEqual(lines, [`cert-allowlist: rejected configuration: ${example.error}`], example.name);
       }
     });

@@ -50,7 +50,11 @@ describe('the release module', () => {
 });
 
 describe('allow and deny by SHA-256 digest', () => {
-  for (const [form, written] of [['lower case', ACME], ['upper case', ACME.toUpperCase()], ['colon pairs', ACME_COLONS]]) {
+  for (const [form, written] of [
+    ['lower case', ACME],
+    ['upper case', ACME.toUpperCase()],
+    ['colon pairs', ACME_COLONS],
+  ]) {
     it(`allows a listed certificate configured in ${form}`, async () => {
       const host = await filter(allowList(['acme-batch', written]));
       const outcome = host.request({ connection: peer(ACME) });
@@ -82,14 +86,21 @@ describe('allow and deny by SHA-256 digest', () => {
   it('never lets a denied request reach the upstream', async () => {
     const host = await filter();
     let reached = false;
-    host.request({ connection: peer(STRANGER), upstream: () => ((reached = true), { status: 200 }) });
+    host.request({
+      connection: peer(STRANGER),
+      upstream: () => {
+        reached = true;
+        return { status: 200 };
+      },
+    });
     assert.equal(reached, false);
   });
-  it('reads only the digest for a fingerprint list: one property and one counter per allowed request', async () => {
+  it("reads only the digest for a fingerprint list: one property, one counter and the rule's name for the access log per allowed request", async () => {
     const host = await filter();
     assert.deepEqual(host.request({ connection: peer(ACME) }).hostCalls, {
       'env.proxy_get_property': 1,
       'env.proxy_increment_metric': 1,
+      'env.proxy_set_property': 1,
     });
   });
   it('reads host and path only to log a denied request, reads the clock for the log budget, and replies once', async () => {
@@ -117,7 +128,10 @@ describe('deny lines under a flood', () => {
     host.setTime(new Date('2027-01-01T00:00:01.000Z'));
     assertDenied(host.request({ connection: peer(STRANGER) }), 'not_allowed');
     const lines = host.logsAtLeast('info').map((l) => l.message);
-    assert.deepEqual(lines.slice(-2).map((l) => l.slice(0, 40)), ['cert-allowlist: 3 deny line(s) held back', 'cert-allowlist: deny reason=not_allowed ']);
+    assert.deepEqual(
+      lines.slice(-2).map((l) => l.slice(0, 40)),
+      ['cert-allowlist: 3 deny line(s) held back', 'cert-allowlist: deny reason=not_allowed '],
+    );
   });
   it('writes no deny line at 0, and still denies and counts', async () => {
     const host = await filter(JSON.stringify({ allow: [{ name: 'acme', sha256: ACME }], denyLinesPerSecond: 0 }));
@@ -130,7 +144,14 @@ describe('deny lines under a flood', () => {
 describe('one request at a time', () => {
   it('decides each request on its own facts, whatever the request before it read', async () => {
     // Values read for one request (a SAN, a subject) must never answer for the next.
-    const host = await filter(JSON.stringify({ allow: [{ name: 'bank', uriSanPrefix: 'spiffe://bank/' }, { name: 'cn', cn: 'partner' }] }));
+    const host = await filter(
+      JSON.stringify({
+        allow: [
+          { name: 'bank', uriSanPrefix: 'spiffe://bank/' },
+          { name: 'cn', cn: 'partner' },
+        ],
+      }),
+    );
     const bank = mtls({ sha256: ACME, subject: 'CN=partner', uriSans: ['spiffe://bank/a'], dnsSans: [] });
     const bare = mtls({ sha256: STRANGER, subject: '', uriSans: [], dnsSans: [] });
     for (let i = 0; i < 3; i++) {
@@ -160,9 +181,12 @@ describe('configuration', () => {
     const configured = vm.call('proxy_on_configure', [id, config.length], id);
     assert.deepEqual(configured, { trapped: false, value: 0 });
     assert.ok(reads >= 2);
-    assert.deepEqual(host.logsAtLeast('error').map((e) => e.message), ['cert-allowlist: configuration: cannot read the plugin configuration']);
+    assert.deepEqual(
+      host.logsAtLeast('error').map((e) => e.message),
+      ['cert-allowlist: configuration: cannot read the plugin configuration'],
+    );
   });
-  it('accepts the default configuration in filter-config/ (the demo gateway\'s)', async () => {
+  it("accepts the default configuration in filter-config/ (the demo gateway's)", async () => {
     const host = await filter(readFileSync(new URL('../filter-config/cert-allowlist.json', import.meta.url), 'utf8'));
     const batch = mtls({ sha256: ACME, subject: 'CN=batch.demo.local,O=Demo Bank', uriSans: ['spiffe://demo.local/ns/bank/sa/batch'] });
     assert.equal(host.request({ connection: batch }).action, 'continued');
@@ -182,7 +206,7 @@ describe('configuration', () => {
     assertDenied(host.request({ connection: peer(STRANGER) }), 'not_allowed');
     assert.equal(host.vmFailed, false);
   });
-  it('keeps each plugin\'s list apart when two plugins share one VM', async () => {
+  it("keeps each plugin's list apart when two plugins share one VM", async () => {
     const host = await filter();
     const second = host.plugin({ pluginName: 'other-plugin', rootId: 'other' });
     assert.equal(second.configure(allowList(['other', OTHER])), true);

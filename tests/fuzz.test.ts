@@ -26,23 +26,66 @@ function certificateAround(values: Buffer[], sans: [number, Uint8Array][]): Buff
   const seq = (...parts: Buffer[]) => tlv(0x30, ...parts);
   const name = seq(...values.map((value) => tlv(0x31, seq(Buffer.from([0x06, 0x03, 0x55, 0x04, 0x03]), value))));
   const time = tlv(0x17, Buffer.from('260101000000Z'));
-  const spki = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200' + '04'.padEnd(130, '1'), 'hex');
+  const spki = Buffer.from(`3059301306072a8648ce3d020106082a8648ce3d030107034200${'04'.padEnd(130, '1')}`, 'hex');
   const san = seq(Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x11]), tlv(0x04, seq(...sans.map(([tag, value]) => tlv(tag, Buffer.from(value))))));
-  const tbs = seq(tlv(0xa0, tlv(0x02, Buffer.from([2]))), tlv(0x02, Buffer.from([1])), seq(Buffer.from([0x06, 0x03, 0x2a, 0x03, 0x04])), name, seq(time, time), name, spki, tlv(0xa3, seq(san)));
+  const tbs = seq(
+    tlv(0xa0, tlv(0x02, Buffer.from([2]))),
+    tlv(0x02, Buffer.from([1])),
+    seq(Buffer.from([0x06, 0x03, 0x2a, 0x03, 0x04])),
+    name,
+    seq(time, time),
+    name,
+    spki,
+    tlv(0xa3, seq(san)),
+  );
   return seq(tbs, seq(Buffer.from([0x06, 0x03, 0x2a, 0x03, 0x04])), tlv(0x03, Buffer.from([0])));
 }
 
 // Pools small enough that generated rules and requests meet.
-const SHAS = ['8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7', '1111111111111111111111111111111111111111111111111111111111111111',
-  'aaaabbbbccccddddeeeeffff0000111122223333444455556666777788889999', '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'];
-const URIS = ['spiffe://partner.example/ns/bank/sa/batch', 'spiffe://partner.example/ns/other/sa/x', 'spiffe://cluster.local/ns/istio-system/sa/gateway', 'spiffe://cluster.local/external-client'];
+const SHAS = [
+  '8d5816f39f390cb936cabe2151aee79d751830ea07dde2deb2900d8134edf7a7',
+  '1111111111111111111111111111111111111111111111111111111111111111',
+  'aaaabbbbccccddddeeeeffff0000111122223333444455556666777788889999',
+  '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+];
+const URIS = [
+  'spiffe://partner.example/ns/bank/sa/batch',
+  'spiffe://partner.example/ns/other/sa/x',
+  'spiffe://cluster.local/ns/istio-system/sa/gateway',
+  'spiffe://cluster.local/external-client',
+];
 const DNS = ['client.example.com', 'Client.Example.COM', 'other.example.com'];
 const SUBJECTS = ['CN=alpha,O=Acme', 'O=test,CN=curl.example.com', 'CN=Acme\\, Inc.,O=x', 'O=evil\\,CN=alpha,C=US', 'CN=beta', 'CN=J\\C3\\BCrgen'];
 const CNS = ['alpha', 'curl.example.com', 'Acme, Inc.', 'beta', 'Jürgen'];
 const HOST_PATTERNS = ['payments.example.com', '*.bank.example', 'api.example.com'];
 const PATH_PREFIXES = ['/ledger/', '/status/418', '/', '/a', '/ledger'];
-const AUTHORITIES = ['payments.example.com', 'PAYMENTS.example.com:443', 'payments.example.com.', 'payments.example.com:1@x', 'x.bank.example', 'bank.example', 'user@api.example.com', 'other.example', '[::1]:443', ''];
-const PATHS = ['/ledger/x', '/ledger', '/status/418', '//status/418', '/status/%2e%2e/status/418', '/status%2F418', '/status;x=1/418', '/a?q#f', '/', '/ledgers/x', '/a/../ledger/./x', '/%41', '/caf%C3%A9'];
+const AUTHORITIES = [
+  'payments.example.com',
+  'PAYMENTS.example.com:443',
+  'payments.example.com.',
+  'payments.example.com:1@x',
+  'x.bank.example',
+  'bank.example',
+  'user@api.example.com',
+  'other.example',
+  '[::1]:443',
+  '',
+];
+const PATHS = [
+  '/ledger/x',
+  '/ledger',
+  '/status/418',
+  '//status/418',
+  '/status/%2e%2e/status/418',
+  '/status%2F418',
+  '/status;x=1/418',
+  '/a?q#f',
+  '/',
+  '/ledgers/x',
+  '/a/../ledger/./x',
+  '/%41',
+  '/caf%C3%A9',
+];
 
 // Real certificates, for XFCC elements whose Cert= proves them (the model knows their facts).
 const pki = testPki([]);
@@ -66,7 +109,12 @@ const matcher: fc.Arbitrary<Matcher> = fc
     {
       sha256: fc.constantFrom(...SHAS, SHAS[0].toUpperCase(), SHAS[1].match(/../g)!.join(':')),
       uriSan: fc.constantFrom(...URIS),
-      uriSanPrefix: fc.constantFrom('spiffe://partner.example/ns/bank/', 'spiffe://cluster.local/', 'spiffe://partner.example/ns/bank', 'spiffe://cluster.local/ns/istio'),
+      uriSanPrefix: fc.constantFrom(
+        'spiffe://partner.example/ns/bank/',
+        'spiffe://cluster.local/',
+        'spiffe://partner.example/ns/bank',
+        'spiffe://cluster.local/ns/istio',
+      ),
       dnsSan: fc.constantFrom(...DNS),
       subject: fc.constantFrom(...SUBJECTS),
       cn: fc.constantFrom(...CNS, 'alpha', 'beta'),
@@ -134,13 +182,20 @@ const connection: fc.Arbitrary<Connection> = fc.oneof(
 // An XFCC element as Envoy writes it (Hash, Subject quoted, URI/DNS unquoted, one per SAN) — for a
 // pool certificate, Cert= and all (sometimes with its text altered), or text alone.
 const textElement = fc
-  .record({ hash: fc.option(fc.constantFrom(...SHAS, SHAS[2].toUpperCase()), { nil: undefined }), subject: fc.option(fc.constantFrom(...SUBJECTS), { nil: undefined }), uris: fc.subarray(URIS), dnss: fc.subarray(DNS) })
-  .map((e) => [
-    ...(e.hash ? [`Hash=${e.hash}`] : []),
-    ...(e.subject !== undefined ? [`Subject="${e.subject.replaceAll('"', '\\"')}"`] : []),
-    ...e.uris.map((u) => `URI=${u}`),
-    ...e.dnss.map((d) => `DNS=${d}`),
-  ].join(';'))
+  .record({
+    hash: fc.option(fc.constantFrom(...SHAS, SHAS[2].toUpperCase()), { nil: undefined }),
+    subject: fc.option(fc.constantFrom(...SUBJECTS), { nil: undefined }),
+    uris: fc.subarray(URIS),
+    dnss: fc.subarray(DNS),
+  })
+  .map((e) =>
+    [
+      ...(e.hash ? [`Hash=${e.hash}`] : []),
+      ...(e.subject !== undefined ? [`Subject="${e.subject.replaceAll('"', '\\"')}"`] : []),
+      ...e.uris.map((u) => `URI=${u}`),
+      ...e.dnss.map((d) => `DNS=${d}`),
+    ].join(';'),
+  )
   .filter((text) => text.length > 0);
 
 const certificateElement = fc
@@ -170,7 +225,9 @@ const request = fc.record({
   // Known spellings, and paths pieced together from the parts that normalisation acts on.
   path: fc.oneof(
     fc.constantFrom(...PATHS),
-    fc.array(fc.constantFrom('/', '/', '.', '..', 'ledger', 'ledgers', 'status', '418', 'a', '%2e', '%2F', '%41', ';x=1', '?q', '#f'), { maxLength: 8 }).map((parts) => parts.join('')),
+    fc
+      .array(fc.constantFrom('/', '/', '.', '..', 'ledger', 'ledgers', 'status', '418', 'a', '%2e', '%2F', '%41', ';x=1', '?q', '#f'), { maxLength: 8 })
+      .map((parts) => parts.join('')),
   ),
   xfcc: xfccHeaders,
   nowMs: fc.constantFrom(...NOWS),
@@ -189,7 +246,7 @@ function observed(outcome: RequestOutcome): Outcome | 'continued' {
 }
 
 describe('properties', () => {
-  it('the filter decides every request as the README\'s rules do (reference model), never traps and logs no error', async () => {
+  it("the filter decides every request as the README's rules do (reference model), never traps and logs no error", async () => {
     await fc.assert(
       fc.asyncProperty(policy, fc.array(request, { minLength: 1, maxLength: 10 }), async (config, requests) => {
         const host = await EnvoyHost.load(MODULE, { canary: false });
@@ -229,16 +286,23 @@ describe('properties', () => {
     const path = fc
       .tuple(fc.boolean(), fc.array(segment, { maxLength: 7 }), fc.constantFrom('', '?q=/../x', '#f'))
       .map(([rooted, segments, tail]) => `${rooted ? '/' : ''}${segments.join('/')}${tail}`);
-    assert.ok(host.configure(JSON.stringify({
-      allow: [{ name: 'ledger', sha256: SHAS[0], paths: ['/ledger/'] }, { name: 'elsewhere', sha256: SHAS[1] }],
-      deny: [{ name: 'no-a', sha256: SHAS[1], paths: ['/a'] }],
-      identityHeader: 'x-client-identity',
-    })));
+    assert.ok(
+      host.configure(
+        JSON.stringify({
+          allow: [
+            { name: 'ledger', sha256: SHAS[0], paths: ['/ledger/'] },
+            { name: 'elsewhere', sha256: SHAS[1] },
+          ],
+          deny: [{ name: 'no-a', sha256: SHAS[1], paths: ['/a'] }],
+          identityHeader: 'x-client-identity',
+        }),
+      ),
+    );
     await fc.assert(
       fc.asyncProperty(path, async (raw) => {
         const read = requestPath(raw);
         const ledger = host.request({ connection: mtls({ sha256: SHAS[0], subject: '' }), path: raw });
-        const underLedger = read !== null && read.startsWith('/ledger/');
+        const underLedger = read?.startsWith('/ledger/');
         assert.equal(ledger.action === 'continued', underLedger, `${raw} reads as ${read}: allowed under /ledger/ only then`);
         const a = host.request({ connection: mtls({ sha256: SHAS[1], subject: '' }), path: raw });
         const underA = read === null || read === '/a' || read.startsWith('/a/');
@@ -249,11 +313,24 @@ describe('properties', () => {
   });
 
   it('any XFCC bytes, authority, path, subject and SANs get exactly one of allow or deny, without a trap', async () => {
-    const hosts = await Promise.all(['connection', 'xfcc'].map(async (identitySource) => {
-      const host = await EnvoyHost.load(MODULE, { canary: false });
-      host.configure(JSON.stringify({ identitySource, trustedProxies: [{ uriSan: URIS[2] }], hosts: ['*.example.com', 'payments.example.com'], allow: [{ name: 'a', uriSanPrefix: 'spiffe://' }, { name: 'b', cn: 'alpha', paths: ['/ledger/'] }], deny: [{ name: 'd', dnsSan: 'x', paths: ['/x'] }] }));
-      return host;
-    }));
+    const hosts = await Promise.all(
+      ['connection', 'xfcc'].map(async (identitySource) => {
+        const host = await EnvoyHost.load(MODULE, { canary: false });
+        host.configure(
+          JSON.stringify({
+            identitySource,
+            trustedProxies: [{ uriSan: URIS[2] }],
+            hosts: ['*.example.com', 'payments.example.com'],
+            allow: [
+              { name: 'a', uriSanPrefix: 'spiffe://' },
+              { name: 'b', cn: 'alpha', paths: ['/ledger/'] },
+            ],
+            deny: [{ name: 'd', dnsSan: 'x', paths: ['/x'] }],
+          }),
+        );
+        return host;
+      }),
+    );
     const bytes = fc.oneof(
       { weight: 30, arbitrary: fc.uint8Array({ maxLength: 300 }) },
       { weight: 30, arbitrary: element.map((e) => Buffer.from(e)) },
@@ -271,19 +348,31 @@ describe('properties', () => {
       { weight: 1, arbitrary: fc.constant(Buffer.from(`URI=${'u'.repeat(65_536)}`)) },
     );
     // Subjects and SANs of every shape, as the connection reports them.
-    const anyPeer = fc.record({
-      sha256: fc.constantFrom(...SHAS),
-      subject: fc.string({ unit: 'binary', maxLength: 80 }),
-      uriSans: fc.array(fc.string({ unit: 'binary', maxLength: 40 }), { maxLength: 3 }),
-      dnsSans: fc.array(fc.string({ unit: 'binary', maxLength: 40 }), { maxLength: 3 }),
-    }).map((p) => mtls(p));
+    const anyPeer = fc
+      .record({
+        sha256: fc.constantFrom(...SHAS),
+        subject: fc.string({ unit: 'binary', maxLength: 80 }),
+        uriSans: fc.array(fc.string({ unit: 'binary', maxLength: 40 }), { maxLength: 3 }),
+        dnsSans: fc.array(fc.string({ unit: 'binary', maxLength: 40 }), { maxLength: 3 }),
+      })
+      .map((p) => mtls(p));
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: 1 }), fc.oneof(connection, anyPeer), bytes, fc.string({ unit: 'binary', maxLength: 60 }), fc.string({ unit: 'binary', maxLength: 120 }), async (which, conn, xfcc, authority, path) => {
-        const host = hosts[which];
-        const outcome = host.request({ connection: conn, authority, path: `/${path}`, headers: [['x-forwarded-client-cert', xfcc]] });
-        assert.ok(outcome.action === 'continued' || (outcome.action === 'local_reply' && outcome.response.status === 403), `${outcome.action} ${outcome.response.status}`);
-        assert.equal(host.vmFailed, false);
-      }),
+      fc.asyncProperty(
+        fc.nat({ max: 1 }),
+        fc.oneof(connection, anyPeer),
+        bytes,
+        fc.string({ unit: 'binary', maxLength: 60 }),
+        fc.string({ unit: 'binary', maxLength: 120 }),
+        async (which, conn, xfcc, authority, path) => {
+          const host = hosts[which];
+          const outcome = host.request({ connection: conn, authority, path: `/${path}`, headers: [['x-forwarded-client-cert', xfcc]] });
+          assert.ok(
+            outcome.action === 'continued' || (outcome.action === 'local_reply' && outcome.response.status === 403),
+            `${outcome.action} ${outcome.response.status}`,
+          );
+          assert.equal(host.vmFailed, false);
+        },
+      ),
       params(20000),
     );
     for (const host of hosts) assert.deepEqual(host.logsAtLeast('error'), []);
@@ -292,12 +381,14 @@ describe('properties', () => {
   it('a chain as Envoy writes it: the client behind any number of trusted proxies is found', async () => {
     const host = await EnvoyHost.load(MODULE, { canary: false });
     const clients = POOL.filter((c) => c.uriSans[0] !== URIS[2]);
-    host.configure(JSON.stringify({
-      identitySource: 'xfcc',
-      trustedProxies: [{ uriSan: URIS[2] }],
-      allow: clients.map((c, i) => ({ name: `client-${i}`, sha256: c.sha256 })),
-      identityHeader: 'x-client-identity',
-    }));
+    host.configure(
+      JSON.stringify({
+        identitySource: 'xfcc',
+        trustedProxies: [{ uriSan: URIS[2] }],
+        allow: clients.map((c, i) => ({ name: `client-${i}`, sha256: c.sha256 })),
+        identityHeader: 'x-client-identity',
+      }),
+    );
     const gateway = POOL.find((c) => c.uriSans[0] === URIS[2])!;
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: clients.length - 1 }), fc.nat({ max: 3 }), async (client, proxies) => {
@@ -305,7 +396,10 @@ describe('properties', () => {
         for (let i = 0; i < proxies; i++) elements.push(xfccElement(poolPeer(gateway), { ...SIDECAR_DETAILS, by: 'spiffe://x' }));
         elements.push(xfccElement(poolPeer(gateway), SIDECAR_DETAILS));
         const outcome = host.request({ connection: mtls(poolPeer(gateway)), headers: { 'x-forwarded-client-cert': elements.join(',') } });
-        assert.deepEqual(outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity'), ['x-client-identity', `client-${client}`]);
+        assert.deepEqual(
+          outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity'),
+          ['x-client-identity', `client-${client}`],
+        );
       }),
       params(2000),
     );
@@ -315,10 +409,21 @@ describe('properties', () => {
     // Behind a trusted proxy, the forged element is the client, so its certificate is read.
     const host = await EnvoyHost.load(MODULE, { canary: false });
     const gateway = POOL.find((c) => c.uriSans[0] === URIS[2])!;
-    host.configure(JSON.stringify({ identitySource: 'xfcc', trustedProxies: [{ uriSan: URIS[2] }], allow: [{ name: 'pinned', spki: POOL[0].spki }, { name: 'any', uriSanPrefix: 'spiffe://' }], deny: [{ name: 'd', cn: 'x' }] }));
+    host.configure(
+      JSON.stringify({
+        identitySource: 'xfcc',
+        trustedProxies: [{ uriSan: URIS[2] }],
+        allow: [
+          { name: 'pinned', spki: POOL[0].spki },
+          { name: 'any', uriSanPrefix: 'spiffe://' },
+        ],
+        deny: [{ name: 'd', cn: 'x' }],
+      }),
+    );
     const ders = POOL.map((c) => Buffer.from(c.pem.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64'));
     // Names of every string tag, with any contents: the reader's conversions must be total.
-    const stringValue = fc.tuple(fc.constantFrom(0x0c, 0x12, 0x13, 0x14, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1e, 0x04, 0x30), fc.uint8Array({ maxLength: 24 }))
+    const stringValue = fc
+      .tuple(fc.constantFrom(0x0c, 0x12, 0x13, 0x14, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1e, 0x04, 0x30), fc.uint8Array({ maxLength: 24 }))
       .map(([tag, value]) => tlv(tag, Buffer.from(value)));
     const mutated = fc.oneof(
       fc.tuple(fc.constantFrom(...ders), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 6 })).map(([der, edits]) => {
@@ -332,7 +437,11 @@ describe('properties', () => {
         return Buffer.concat([der.subarray(0, i), Buffer.from(bytes), der.subarray(i)]);
       }),
       // A well-formed certificate around names and SANs of any content.
-      fc.tuple(fc.array(stringValue, { minLength: 1, maxLength: 4 }), fc.array(fc.tuple(fc.constantFrom(0x81, 0x82, 0x86, 0x87), fc.uint8Array({ maxLength: 20 })), { maxLength: 4 }))
+      fc
+        .tuple(
+          fc.array(stringValue, { minLength: 1, maxLength: 4 }),
+          fc.array(fc.tuple(fc.constantFrom(0x81, 0x82, 0x86, 0x87), fc.uint8Array({ maxLength: 20 })), { maxLength: 4 }),
+        )
         .map(([values, sans]) => certificateAround(values, sans)),
     );
     await fc.assert(
@@ -349,32 +458,57 @@ describe('properties', () => {
     assert.deepEqual(host.logsAtLeast('error'), []);
   });
 
-  it('XFCC written for certificates with SANs of any content — the attacker\'s own — gets allow or deny, never a trap', async () => {
-    const hosts = await Promise.all(['connection', 'xfcc'].map(async (identitySource) => {
-      const host = await EnvoyHost.load(MODULE, { canary: false });
-      host.configure(JSON.stringify({ identitySource, trustedProxies: [{ uriSan: URIS[2] }], allow: [{ name: 'a', uriSanPrefix: 'spiffe://partner.example/ns/bank/' }, { name: 'b', sha256: SHAS[0] }], deny: [{ name: 'd', dnsSan: 'x' }] }));
-      return host;
-    }));
+  it("XFCC written for certificates with SANs of any content — the attacker's own — gets allow or deny, never a trap", async () => {
+    const hosts = await Promise.all(
+      ['connection', 'xfcc'].map(async (identitySource) => {
+        const host = await EnvoyHost.load(MODULE, { canary: false });
+        host.configure(
+          JSON.stringify({
+            identitySource,
+            trustedProxies: [{ uriSan: URIS[2] }],
+            allow: [
+              { name: 'a', uriSanPrefix: 'spiffe://partner.example/ns/bank/' },
+              { name: 'b', sha256: SHAS[0] },
+            ],
+            deny: [{ name: 'd', dnsSan: 'x' }],
+          }),
+        );
+        return host;
+      }),
+    );
     const gateway = POOL.find((c) => c.uriSans[0] === URIS[2])!;
     const sanText = fc.string({ unit: fc.constantFrom(...'ab/:;,="\\ HashURIDNSCert%'.split('')), maxLength: 40 });
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: 1 }), fc.array(sanText, { maxLength: 3 }), fc.array(sanText, { maxLength: 2 }), fc.constantFrom(...SHAS), async (which, uris, dnss, sha256) => {
-        // As Envoy writes an element for a certificate with these SANs: raw.
-        const element = xfccElement({ sha256, subject: 'CN=attacker', uriSans: uris, dnsSans: dnss });
-        const headers: [string, string][] = [['x-forwarded-client-cert', which === 1 ? `${element},${xfccElement(poolPeer(gateway), SIDECAR_DETAILS)}` : element]];
-        const connection = which === 1 ? mtls(poolPeer(gateway)) : mtls({ sha256, subject: 'CN=attacker', uriSans: uris.slice(0, 1), dnsSans: dnss.slice(0, 1) });
-        const outcome = hosts[which].request({ connection, headers });
-        assert.ok(outcome.action === 'continued' || outcome.response.status === 403);
-        // Nothing the attacker wrote may add a SAN: with no certificate behind it, neither mode allows by the bank prefix.
-        assert.notEqual(outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1], 'a', JSON.stringify(headers));
-        assert.equal(hosts[which].vmFailed, false);
-      }),
+      fc.asyncProperty(
+        fc.nat({ max: 1 }),
+        fc.array(sanText, { maxLength: 3 }),
+        fc.array(sanText, { maxLength: 2 }),
+        fc.constantFrom(...SHAS),
+        async (which, uris, dnss, sha256) => {
+          // As Envoy writes an element for a certificate with these SANs: raw.
+          const element = xfccElement({ sha256, subject: 'CN=attacker', uriSans: uris, dnsSans: dnss });
+          const headers: [string, string][] = [
+            ['x-forwarded-client-cert', which === 1 ? `${element},${xfccElement(poolPeer(gateway), SIDECAR_DETAILS)}` : element],
+          ];
+          const connection =
+            which === 1 ? mtls(poolPeer(gateway)) : mtls({ sha256, subject: 'CN=attacker', uriSans: uris.slice(0, 1), dnsSans: dnss.slice(0, 1) });
+          const outcome = hosts[which].request({ connection, headers });
+          assert.ok(outcome.action === 'continued' || outcome.response.status === 403);
+          // Nothing the attacker wrote may add a SAN: with no certificate behind it, neither mode allows by the bank prefix.
+          assert.notEqual(outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1], 'a', JSON.stringify(headers));
+          assert.equal(hosts[which].vmFailed, false);
+        },
+      ),
       params(20000),
     );
   });
 
   it('any configuration text is accepted, or refused with exactly one error line — never a trap', async () => {
-    const valid = JSON.stringify({ allow: [{ name: 'a', sha256: SHAS[0], hosts: ['x.example'] }], deny: [{ name: 'd', cn: 'x' }], denyResponse: { status: 403 } });
+    const valid = JSON.stringify({
+      allow: [{ name: 'a', sha256: SHAS[0], hosts: ['x.example'] }],
+      deny: [{ name: 'd', cn: 'x' }],
+      denyResponse: { status: 403 },
+    });
     const configs = fc.oneof(
       fc.json({ maxDepth: 6 }),
       fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify({ allow: [v] })),

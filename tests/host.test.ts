@@ -42,11 +42,11 @@ describe('loading a module as Envoy does (§1.1–§1.3, §1.5)', () => {
   it('refuses a module without an ABI version export', async () => {
     assert.equal(await loadError({ noAbiMarker: true }), 'Missing or unknown Proxy-Wasm ABI version');
   });
-  it('refuses an import Envoy does not register, such as AssemblyScript\'s env.abort', async () => {
+  it("refuses an import Envoy does not register, such as AssemblyScript's env.abort", async () => {
     const imports = '(import "env" "abort" (func (param i32 i32 i32 i32)))';
     assert.equal(await loadError({ imports }), 'Failed to load Wasm module due to a missing import: env.abort');
   });
-  it('refuses an import whose signature differs from Envoy\'s', async () => {
+  it("refuses an import whose signature differs from Envoy's", async () => {
     const imports = '(import "env" "proxy_log" (func (param i32 i32) (result i32)))';
     assert.equal(
       await loadError({ imports }),
@@ -86,8 +86,16 @@ describe('call order (§1.4)', () => {
     const host = await probeHost();
     assert.deepEqual(
       host.logs.map((entry) => `${entry.vm}:${entry.message}`),
-      ['worker:started', 'canary:started', 'canary:ctx_create', 'canary:vm_start', 'canary:01:probe-config',
-        'worker:ctx_create', 'worker:vm_start', 'worker:01:probe-config'],
+      [
+        'worker:started',
+        'canary:started',
+        'canary:ctx_create',
+        'canary:vm_start',
+        'canary:01:probe-config',
+        'worker:ctx_create',
+        'worker:vm_start',
+        'worker:01:probe-config',
+      ],
     );
   });
   it('runs a request as create, request headers, response headers, log, done, delete', async () => {
@@ -111,7 +119,10 @@ describe('call order (§1.4)', () => {
     host.clearLogs();
     assert.equal(host.configure(''), false);
     // An empty configuration is size 0: the probe reads (0, 0) without an allocation, then refuses.
-    assert.deepEqual(host.logs.map((entry) => `${entry.vm}:${entry.message}`), ['canary:started', 'canary:ctx_create', 'canary:vm_start', 'canary:00:']);
+    assert.deepEqual(
+      host.logs.map((entry) => `${entry.vm}:${entry.message}`),
+      ['canary:started', 'canary:ctx_create', 'canary:vm_start', 'canary:00:'],
+    );
     assert.equal(host.request({ connection: tls(), headers: { 'x-action': '-' } }).action, 'continued');
   });
   it('leaves the filter out of a worker that refuses what its canary accepted, whatever the failure policy', async () => {
@@ -120,9 +131,10 @@ describe('call order (§1.4)', () => {
     host.clearLogs();
     assert.equal(host.configure('second'), true);
     const worker = host.logs.filter((entry) => entry.vm === 'worker');
-    assert.deepEqual(worker.map((entry) => `${entry.context}:${entry.level}:${entry.message}`), [
-      '2:info:ctx_create', '2:info:vm_start', '2:info:01:second', '0:error:Failed to configure thread-local Wasm plugin', '1:info:done', '1:info:delete',
-    ]);
+    assert.deepEqual(
+      worker.map((entry) => `${entry.context}:${entry.level}:${entry.message}`),
+      ['2:info:ctx_create', '2:info:vm_start', '2:info:01:second', '0:error:Failed to configure thread-local Wasm plugin', '1:info:done', '1:info:delete'],
+    );
     const outcome = host.request({ connection: tls(), headers: { 'x-action': 'r' } });
     assert.equal(outcome.action, 'continued');
     assert.equal(outcome.response.status, 200);
@@ -218,20 +230,37 @@ describe('header maps (§5)', () => {
   it('puts the pseudo-headers first in the request map', async () => {
     const host = await probeHost();
     const outcome = host.request({ connection: tls(), authority: 'a.example', path: '/p', headers: { 'x-action': '-' } });
-    assert.deepEqual(outcome.upstreamHeaders?.slice(0, 4), [[':authority', 'a.example'], [':path', '/p'], [':method', 'GET'], [':scheme', 'https']]);
+    assert.deepEqual(outcome.upstreamHeaders?.slice(0, 4), [
+      [':authority', 'a.example'],
+      [':path', '/p'],
+      [':method', 'GET'],
+      [':scheme', 'https'],
+    ]);
   });
   it('decodes pairs strictly: trailing bytes make the whole list empty', () => {
-    const pairs = encodePairs([[Buffer.from('a'), Buffer.from('1')], [Buffer.from('bb'), Buffer.from('')]]);
-    assert.deepEqual(decodePairs(pairs).map(([k, v]) => `${k}=${v}`), ['a=1', 'bb=']);
+    const pairs = encodePairs([
+      [Buffer.from('a'), Buffer.from('1')],
+      [Buffer.from('bb'), Buffer.from('')],
+    ]);
+    assert.deepEqual(
+      decodePairs(pairs).map(([k, v]) => `${k}=${v}`),
+      ['a=1', 'bb='],
+    );
     assert.deepEqual(decodePairs(Buffer.concat([pairs, Buffer.from([0])])), []);
     assert.deepEqual(decodePairs(pairs.subarray(0, pairs.length - 1)), []);
     const badTerminator = Buffer.from(pairs);
     badTerminator[4 + 16 + 1] = 0x41;
     assert.deepEqual(decodePairs(badTerminator), []);
   });
-  it('lower-cases header names ASCII-only, as Envoy\'s LowerCaseString does', () => {
-    const map = HeaderMap.fromStrings([['X-Client', 'a'], ['X-\u00c0', 'b']]);
-    assert.deepEqual(map.pairs.map(([k]) => k.toString('latin1')), ['x-client', 'x-\u00c0']);
+  it("lower-cases header names ASCII-only, as Envoy's LowerCaseString does", () => {
+    const map = HeaderMap.fromStrings([
+      ['X-Client', 'a'],
+      ['X-\u00c0', 'b'],
+    ]);
+    assert.deepEqual(
+      map.pairs.map(([k]) => k.toString('latin1')),
+      ['x-client', 'x-\u00c0'],
+    );
     assert.equal(map.getString('x-CLIENT'), 'a');
     assert.equal(map.get(Buffer.from('X-CLIENT')), map.get('x-client'));
     assert.equal(map.getString('x-\u00c0'), 'b');
@@ -261,7 +290,12 @@ describe('local replies (§6)', () => {
     assert.equal(outcome.response.status, 403);
     assert.equal(outcome.response.body, 'denied');
     assert.equal(outcome.response.details, 'a_b_c', 'white space in details becomes _');
-    assert.deepEqual(outcome.response.headers, [[':status', '403'], ['x-probe', '1'], ['content-length', '6'], ['content-type', 'text/plain']]);
+    assert.deepEqual(outcome.response.headers, [
+      [':status', '403'],
+      ['x-probe', '1'],
+      ['content-length', '6'],
+      ['content-type', 'text/plain'],
+    ]);
     // The request never left, so its headers are still readable then (Envoy: 00, not BadArgument).
     assert.deepEqual(messages(outcome).slice(2), ['response_headers', '00:r', 'log', 'done', 'delete'], 'the reply passes the encode path');
   });
@@ -277,7 +311,10 @@ describe('local replies (§6)', () => {
     assert.equal(outcome.response.status, 200);
     assert.deepEqual(
       outcome.response.headers.filter(([k]) => k.startsWith('grpc-')),
-      [['grpc-status', '7'], ['grpc-message', 'denied']],
+      [
+        ['grpc-status', '7'],
+        ['grpc-message', 'denied'],
+      ],
     );
   });
   it('reports a stop without a reply as paused', async () => {

@@ -41,23 +41,33 @@ describe('hostile configurations', () => {
   it('refuses deep nesting where any value is allowed… nowhere: the limit is 64 levels', async () => {
     const { accepted, errors } = await configure(`{"allow":[],"denyResponse":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}`);
     assert.equal(accepted, false);
-    assert.deepEqual(errors, ['cert-allowlist: rejected configuration: denyResponse.a: unknown field; expected one of: status, body, contentType, includeReason']);
+    assert.deepEqual(errors, [
+      'cert-allowlist: rejected configuration: denyResponse.a: unknown field; expected one of: status, body, contentType, includeReason',
+    ]);
   });
   it('refuses a 1 MB fingerprint with a cut message', async () => {
     const { errors } = await configure(JSON.stringify({ allow: [{ name: 'a', sha256: 'a'.repeat(1_000_000) }] }));
-    assert.deepEqual(errors, [`cert-allowlist: rejected configuration: allow[0].sha256: expected 64 hex digits, got "${'a'.repeat(80)}"… (1000000 characters)`]);
+    assert.deepEqual(errors, [
+      `cert-allowlist: rejected configuration: allow[0].sha256: expected 64 hex digits, got "${'a'.repeat(80)}"… (1000000 characters)`,
+    ]);
   });
-  it('refuses a 1 MB rule name (it would be the identity header\'s value) and accepts a 1 MB comment', async () => {
+  it("refuses a 1 MB rule name (it would be the identity header's value) and accepts a 1 MB comment", async () => {
     const refused = await configure(JSON.stringify({ allow: [{ name: 'n'.repeat(1_000_000), sha256: digest(1) }] }));
-    assert.deepEqual(refused.errors, ["cert-allowlist: rejected configuration: allow[0].name: longer than 1024 bytes (1000000): a rule's name is sent upstream as the identity header's value"]);
+    assert.deepEqual(refused.errors, [
+      "cert-allowlist: rejected configuration: allow[0].name: longer than 1024 bytes (1000000): a rule's name is sent upstream as the identity header's value",
+    ]);
     const name = 'n'.repeat(1024);
-    const { accepted, host } = await configure(JSON.stringify({ allow: [{ name, sha256: digest(1), comment: 'c'.repeat(1_000_000) }], identityHeader: 'x-client-identity' }));
+    const { accepted, host } = await configure(
+      JSON.stringify({ allow: [{ name, sha256: digest(1), comment: 'c'.repeat(1_000_000) }], identityHeader: 'x-client-identity' }),
+    );
     assert.equal(accepted, true);
     const outcome = host.request({ connection: mtls({ sha256: digest(1), subject: '' }) });
     assert.equal(outcome.upstreamHeaders?.find(([k]) => k === 'x-client-identity')?.[1].length, 1024);
   });
   it('refuses a number where a string belongs', async () => {
-    assert.deepEqual((await configure('{"allow":[{"name":1e308,"sha256":"x"}]}')).errors, ['cert-allowlist: rejected configuration: allow[0].name: expected a string, got number']);
+    assert.deepEqual((await configure('{"allow":[{"name":1e308,"sha256":"x"}]}')).errors, [
+      'cert-allowlist: rejected configuration: allow[0].name: expected a string, got number',
+    ]);
   });
   it('refuses duplicate keys (never "last one wins"), also inside a rule', async () => {
     const { errors } = await configure(`{"allow":[{"name":"a","sha256":"${digest(1)}","sha256":"${digest(2)}"}]}`);

@@ -29,7 +29,9 @@ export function layerOf(file: string): Layer | null {
 // Every module a source file imports (static, re-exported or dynamic), as written.
 export function importsOf(source: string): string[] {
   const found: string[] = [];
-  for (const match of source.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'";]*?from\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g)) {
+  for (const match of source.matchAll(
+    /(?:^|\n)\s*(?:import|export)\b[^'";]*?from\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g,
+  )) {
     found.push(match[1] ?? match[2] ?? match[3]);
   }
   return found;
@@ -37,7 +39,9 @@ export function importsOf(source: string): string[] {
 
 // The file a relative import names (TypeScript's `.js` and AssemblyScript's bare names both mean `.ts`).
 function targetOf(file: string, specifier: string): string {
-  return relative(ROOT, resolve(ROOT, file, '..', specifier)).replace(/\.js$/, '.ts').replace(/^(assembly\/.*?)(?<!\.ts)$/, '$1.ts');
+  return relative(ROOT, resolve(ROOT, file, '..', specifier))
+    .replace(/\.js$/, '.ts')
+    .replace(/^(assembly\/.*?)(?<!\.ts)$/, '$1.ts');
 }
 
 // What is wrong with `file` importing `specifier`, or null when nothing is.
@@ -65,11 +69,19 @@ describe('dependencies point one way', () => {
     const imports = files.flatMap((file) => importsOf(readFileSync(join(ROOT, file), 'utf8')).map((specifier) => ({ file, specifier })));
     const between = imports.filter(({ file, specifier }) => specifier.startsWith('.') && layerOf(targetOf(file, specifier)) !== null);
     assert.ok(between.length > 250, `${between.length} imports between our own files`);
-    assert.deepEqual(imports.map(({ file, specifier }) => violation(file, specifier)).filter((v) => v !== null), []);
+    assert.deepEqual(
+      imports.map(({ file, specifier }) => violation(file, specifier)).filter((v) => v !== null),
+      [],
+    );
   });
 
   it('finds imports in each way they are written', () => {
-    assert.deepEqual(importsOf(`import { a } from "./a";\nimport * as b from '../b.js';\nexport { c } from "./c";\nimport type { D } from './d.js';\nconst e = await import('./e.js');\nimport './f.js';`), ['./a', '../b.js', './c', './d.js', './e.js', './f.js']);
+    assert.deepEqual(
+      importsOf(
+        `import { a } from "./a";\nimport * as b from '../b.js';\nexport { c } from "./c";\nimport type { D } from './d.js';\nconst e = await import('./e.js');\nimport './f.js';`,
+      ),
+      ['./a', '../b.js', './c', './d.js', './e.js', './f.js'],
+    );
   });
 
   it('names each wrong direction', () => {
@@ -82,7 +94,7 @@ describe('dependencies point one way', () => {
 
   it('lets a file import its own layer and those below', () => {
     assert.equal(violation('assembly/filter.ts', './policy/decide'), null);
-    assert.equal(violation('assembly/filter.ts', SDK + '/assembly'), null);
+    assert.equal(violation('assembly/filter.ts', `${SDK}/assembly`), null);
     assert.equal(violation('host/certificate.ts', '../assembly/cert/attribute-names.js'), null);
     assert.equal(violation('cli/main.ts', '../host/index.js'), null);
     assert.equal(violation('tests/e2e.test.ts', '../cli/main.js'), null);

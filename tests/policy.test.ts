@@ -46,8 +46,7 @@ interface Peer {
   dnsSans?: string[];
 }
 
-const peer = ({ sha256 = STRANGER, subject = 'CN=stranger', uriSans = [], dnsSans = [] }: Peer = {}): Connection =>
-  mtls({ sha256, subject, uriSans, dnsSans });
+const peer = ({ sha256 = STRANGER, subject = 'CN=stranger', uriSans = [], dnsSans = [] }: Peer = {}): Connection => mtls({ sha256, subject, uriSans, dnsSans });
 
 async function filter(config: object = POLICY): Promise<EnvoyHost> {
   const host = await EnvoyHost.load(MODULE, { now: BigInt(NOW.getTime()) * 1_000_000n });
@@ -96,7 +95,7 @@ describe('the decision, row by row', () => {
     ['an unknown certificate', peer(), {}, 'not_allowed'],
     ['TLS without a client certificate', tls(), {}, 'no_client_certificate'],
     ['plaintext', plaintext(), {}, 'no_client_certificate'],
-    ['a host outside the filter\'s hosts', plaintext(), { authority: 'www.example.com' }, 'continued'],
+    ["a host outside the filter's hosts", plaintext(), { authority: 'www.example.com' }, 'continued'],
     ['an in-scope host written with port, case and trailing dot', plaintext(), { authority: 'PAYMENTS.example.com.:443' }, 'no_client_certificate'],
   ];
   for (const [name, connection, spec, expected] of rows) {
@@ -108,7 +107,7 @@ describe('the decision, row by row', () => {
   }
 });
 
-describe('validity windows follow the filter\'s clock', () => {
+describe("validity windows follow the filter's clock", () => {
   it('allows a temporary rule only inside its window', async () => {
     const host = await filter();
     const temp = peer({ subject: 'CN=temp' });
@@ -120,7 +119,7 @@ describe('validity windows follow the filter\'s clock', () => {
     host.setTime(new Date('2027-01-01T00:00:00Z'));
     assert.equal(decision(send(host, temp)), 'not_allowed');
   });
-  it('ends the batch job\'s access after its notAfter', async () => {
+  it("ends the batch job's access after its notAfter", async () => {
     const host = await filter();
     host.setTime(new Date('2027-02-01T00:00:00Z'));
     assert.equal(decision(send(host, peer({ sha256: ACME }))), 'not_allowed');
@@ -141,11 +140,11 @@ const GATEWAY_PROXY = make('gateway', 'gateway', [GATEWAY_SA]);
 describe('SANs in connection mode', () => {
   const multi = mtls(peerCertificate(MULTI));
   const xfcc = (value: string) => ({ headers: { 'x-forwarded-client-cert': value } });
-  it('come, every one, from the certificate in the gateway\'s element, whose SHA-256 is the connection\'s', async () => {
+  it("come, every one, from the certificate in the gateway's element, whose SHA-256 is the connection's", async () => {
     const host = await filter();
     assert.equal(decision(send(host, multi, xfcc(xfccElement(peerCertificate(MULTI))))), 'allow:partner-ns');
   });
-  it('never come from URI= text, even in an element with the connection\'s Hash', async () => {
+  it("never come from URI= text, even in an element with the connection's Hash", async () => {
     const host = await filter();
     const text = `Hash=${MULTI.sha256};Subject="CN=multi";URI=spiffe://other.example/x;URI=spiffe://partner.example/ns/bank/sa/y`;
     assert.equal(decision(send(host, multi, xfcc(text))), 'not_allowed');
@@ -183,7 +182,7 @@ describe('identity from XFCC behind a trusted proxy (the sidecar case)', () => {
     const host = await filter(SIDECAR);
     assert.equal(decision(send(host, tls(), xfcc(`${CLIENT},${GATEWAY}`))), 'xfcc_untrusted');
   });
-  it('denies a last element that is not this connection\'s as xfcc_mismatch', async () => {
+  it("denies a last element that is not this connection's as xfcc_mismatch", async () => {
     const host = await filter(SIDECAR);
     assert.equal(decision(send(host, fromGateway, xfcc(`${GATEWAY},${CLIENT}`))), 'xfcc_mismatch');
   });
@@ -207,7 +206,12 @@ describe('identity from XFCC behind a trusted proxy (the sidecar case)', () => {
   });
   it('reads a second XFCC header as part of the same list', async () => {
     const host = await filter(SIDECAR);
-    const outcome = send(host, fromGateway, { headers: [['x-forwarded-client-cert', CLIENT], ['x-forwarded-client-cert', GATEWAY]] });
+    const outcome = send(host, fromGateway, {
+      headers: [
+        ['x-forwarded-client-cert', CLIENT],
+        ['x-forwarded-client-cert', GATEWAY],
+      ],
+    });
     assert.equal(decision(outcome), 'allow:external');
   });
 });
@@ -217,12 +221,18 @@ describe('the identity header', () => {
     const host = await filter();
     const outcome = send(host, plaintext(), { authority: 'www.example.com', headers: { 'X-Client-Identity': 'acme-batch' } });
     assert.equal(outcome.action, 'continued');
-    assert.equal(outcome.upstreamHeaders?.some(([k]) => k === 'x-client-identity'), false);
+    assert.equal(
+      outcome.upstreamHeaders?.some(([k]) => k === 'x-client-identity'),
+      false,
+    );
   });
-  it('carries the allowing rule\'s name, never the client\'s value', async () => {
+  it("carries the allowing rule's name, never the client's value", async () => {
     const host = await filter();
     const outcome = send(host, peer({ sha256: ACME }), { headers: { 'x-client-identity': 'admin' } });
-    assert.deepEqual(outcome.upstreamHeaders?.filter(([k]) => k === 'x-client-identity'), [['x-client-identity', 'acme-batch']]);
+    assert.deepEqual(
+      outcome.upstreamHeaders?.filter(([k]) => k === 'x-client-identity'),
+      [['x-client-identity', 'acme-batch']],
+    );
   });
 });
 
@@ -231,7 +241,10 @@ describe('dry-run', () => {
     const host = await filter({ ...POLICY, mode: 'dry-run' });
     const outcome = send(host, peer(), { headers: { 'x-client-identity': 'forged' } });
     assert.equal(outcome.action, 'continued');
-    assert.equal(outcome.upstreamHeaders?.some(([k]) => k === 'x-client-identity'), false);
+    assert.equal(
+      outcome.upstreamHeaders?.some(([k]) => k === 'x-client-identity'),
+      false,
+    );
     assert.match(outcome.logs.find((l) => l.level === 'info')?.message ?? '', /^cert-allowlist: deny reason=not_allowed .* mode=dry-run$/);
     assert.equal(host.metric('cert_allowlist.dry_run_denied'), 1n);
     assert.equal(host.metric('cert_allowlist.denied'), 0n);
@@ -262,7 +275,10 @@ describe('the deny reply', () => {
       status: 401,
       details: 'cert_allowlist_no_client_certificate',
       body: '<p>no</p>',
-      headers: [['content-type', 'text/html'], ['x-cert-allowlist-reason', 'no_client_certificate']],
+      headers: [
+        ['content-type', 'text/html'],
+        ['x-cert-allowlist-reason', 'no_client_certificate'],
+      ],
       grpcStatus: -1,
     });
   });
@@ -277,7 +293,10 @@ describe('metrics', () => {
     const c = counters(host);
     assert.equal(c.allowed + c.denied + c.dry_run_denied, 600n);
     assert.equal(c.allowed, 200n);
-    assert.equal(REASONS.reduce((sum, r) => sum + c[`denied.${r}`], 0n), c.denied);
+    assert.equal(
+      REASONS.reduce((sum, r) => sum + c[`denied.${r}`], 0n),
+      c.denied,
+    );
     assert.equal(c['denied.no_client_certificate'], 200n);
     assert.equal(c['denied.denied_by_rule'], 100n);
     assert.equal(host.metric('cert_allowlist.rules'), 8n);
@@ -289,10 +308,15 @@ describe('the deny log line', () => {
   it('says who was refused and why, in one info line', async () => {
     const host = await filter();
     const outcome = send(host, peer({ subject: 'CN=stranger', uriSans: ['spiffe://x/y'] }), { path: '/ledger/x?q=1' });
-    assert.deepEqual(outcome.logs.map((l) => [l.level, l.message]), [[
-      'info',
-      `cert-allowlist: deny reason=not_allowed rule="" sha256=${STRANGER} uri_san="spiffe://x/y" subject="CN=stranger" host="payments.example.com" path="/ledger/x?q=1" mode=enforce`,
-    ]]);
+    assert.deepEqual(
+      outcome.logs.map((l) => [l.level, l.message]),
+      [
+        [
+          'info',
+          `cert-allowlist: deny reason=not_allowed rule="" sha256=${STRANGER} uri_san="spiffe://x/y" subject="CN=stranger" host="payments.example.com" path="/ledger/x?q=1" mode=enforce`,
+        ],
+      ],
+    );
   });
   it('names the deny rule', async () => {
     const host = await filter();
@@ -300,14 +324,17 @@ describe('the deny log line', () => {
   });
   it('escapes what the client controls so no line can be forged', async () => {
     const host = await filter();
-    const outcome = send(host, tls(), { path: '/x"\n2026 cert-allowlist: allow\\' + 'a'.repeat(400) });
+    const outcome = send(host, tls(), { path: `/x"\n2026 cert-allowlist: allow\\${'a'.repeat(400)}` });
     const [line] = outcome.logs.map((l) => l.message);
     assert.doesNotMatch(line, /\n/);
     assert.match(line, /path="\/x\\"\\x0a2026 cert-allowlist: allow\\\\a+"… mode=enforce$/);
   });
   it('is not written for an allowed request', async () => {
     const host = await filter();
-    assert.deepEqual(send(host, peer({ sha256: ACME })).logs.filter((l) => l.level !== 'trace' && l.level !== 'debug'), []);
+    assert.deepEqual(
+      send(host, peer({ sha256: ACME })).logs.filter((l) => l.level !== 'trace' && l.level !== 'debug'),
+      [],
+    );
   });
 });
 
@@ -316,9 +343,10 @@ describe('configuration updates', () => {
     const host = await filter();
     const broken = { ...POLICY, selfTests: [{ name: 'partner allowed', request: { uriSans: ['spiffe://partner.example/ns/other/x'] }, expect: 'allow' }] };
     assert.equal(host.configure(JSON.stringify(broken)), false);
-    assert.deepEqual(host.logsAtLeast('error').map((l) => l.message), [
-      'cert-allowlist: rejected configuration: selfTests[0]: self-test "partner allowed" expected allow, got deny (no_client_certificate)',
-    ]);
+    assert.deepEqual(
+      host.logsAtLeast('error').map((l) => l.message),
+      ['cert-allowlist: rejected configuration: selfTests[0]: self-test "partner allowed" expected allow, got deny (no_client_certificate)'],
+    );
     assert.equal(decision(send(host, peer({ sha256: ACME }))), 'allow:acme-batch');
   });
   it('give the same answer whenever a VM loads them: self-tests never read the clock', async () => {

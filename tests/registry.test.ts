@@ -53,7 +53,10 @@ async function startRegistry(name: string, options: { htpasswd?: boolean; tls?: 
   registries.push(child);
   const scheme = options.tls ? 'https' : 'http';
   for (let i = 0; i < 100; i++) {
-    const status = await fetch(`${scheme}://127.0.0.1:${port}/v2/`).then((r) => r.status, () => 0);
+    const status = await fetch(`${scheme}://127.0.0.1:${port}/v2/`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200 || status === 401) return `${options.tls ? 'localhost' : '127.0.0.1'}:${port}`;
     if (options.tls && i > 5) {
       // fetch does not trust the demo CA; the TCP port answering is enough.
@@ -87,7 +90,10 @@ describe('image build', () => {
     const image = readLayout(join(dir, 'a'));
     const manifest = JSON.parse(image.manifest.bytes.toString('utf8'));
     assert.equal(manifest.mediaType, MEDIA.manifest);
-    assert.deepEqual(manifest.layers.map((l: { mediaType: string }) => l.mediaType), [MEDIA.wasmConfig, MEDIA.wasmLayer]);
+    assert.deepEqual(
+      manifest.layers.map((l: { mediaType: string }) => l.mediaType),
+      [MEDIA.wasmConfig, MEDIA.wasmLayer],
+    );
     const wasm = image.blobs.find((b) => b.mediaType === MEDIA.wasmLayer)!;
     assert.ok(wasm.bytes.equals(readFileSync(MODULE)));
     assert.equal(wasm.bytes.subarray(0, 4).toString('latin1'), '\0asm');
@@ -97,7 +103,10 @@ describe('image build', () => {
     assert.equal((await cli('image', 'build', '--format', 'compat', '--out', join(dir, 'c'))).code, 0);
     const image = readLayout(join(dir, 'c'));
     const manifest = JSON.parse(image.manifest.bytes.toString('utf8'));
-    assert.deepEqual(manifest.layers.map((l: { mediaType: string }) => l.mediaType), [MEDIA.tarGzipLayer]);
+    assert.deepEqual(
+      manifest.layers.map((l: { mediaType: string }) => l.mediaType),
+      [MEDIA.tarGzipLayer],
+    );
     const tar = gunzipSync(image.blobs.find((b) => b.mediaType === MEDIA.tarGzipLayer)!.bytes);
     assert.equal(tar.subarray(0, 11).toString('latin1'), 'plugin.wasm');
     const size = parseInt(tar.subarray(124, 135).toString('latin1'), 8);
@@ -117,7 +126,10 @@ describe('image push', () => {
     const pulled = await pull(parseReference(`${registry}/filters/cert-allowlist:1.0`), { insecure: true });
     assert.equal(sha(pulled.manifest), pushed.digest);
     const manifest = JSON.parse(pulled.manifest.toString('utf8'));
-    assert.deepEqual(manifest.layers.map((l: { mediaType: string }) => l.mediaType), [MEDIA.wasmConfig, MEDIA.wasmLayer]);
+    assert.deepEqual(
+      manifest.layers.map((l: { mediaType: string }) => l.mediaType),
+      [MEDIA.wasmConfig, MEDIA.wasmLayer],
+    );
     assert.ok((await pulled.blob(manifest.layers[1].digest)).equals(readFileSync(MODULE)));
     const raw = execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry}/filters/cert-allowlist:1.0`]);
     assert.equal(sha(raw), pushed.digest, 'skopeo reads the same manifest');
@@ -127,11 +139,14 @@ describe('image push', () => {
     const refused = await cli('image', 'push', `${registry}/cert-allowlist:1`, '--insecure');
     assert.equal(refused.code, 1);
     assert.match(refused.err, /wants credentials/);
-    const output = execFileSync('node', ['--import', 'tsx', join(root, 'cli/bin.ts'), 'image', 'push', `${registry}/cert-allowlist:1`, '--insecure', '--username', 'pusher', '--password-stdin'],
-      { input: 's3cret\n', encoding: 'utf8', cwd: root });
+    const output = execFileSync(
+      'node',
+      ['--import', 'tsx', join(root, 'cli/bin.ts'), 'image', 'push', `${registry}/cert-allowlist:1`, '--insecure', '--username', 'pusher', '--password-stdin'],
+      { input: 's3cret\n', encoding: 'utf8', cwd: root },
+    );
     assert.match(output, /manifest digest: sha256:[0-9a-f]{64}/);
   });
-  it('uses the credentials of Docker\'s config file', async () => {
+  it("uses the credentials of Docker's config file", async () => {
     const registry = await startRegistry('docker-config', { htpasswd: true });
     const config = join(dir, 'docker');
     execFileSync('mkdir', ['-p', config]);
@@ -143,13 +158,17 @@ describe('image push', () => {
       delete process.env.DOCKER_CONFIG;
     }
   });
-  it('uses Docker\'s credential helpers (credHelpers, credsStore), and names a helper that cannot run', async () => {
+  it("uses Docker's credential helpers (credHelpers, credsStore), and names a helper that cannot run", async () => {
     const registry = await startRegistry('helper', { htpasswd: true });
     const config = join(dir, 'docker-helper');
     const bin = join(dir, 'helper-bin');
     execFileSync('mkdir', ['-p', config, bin]);
     // A helper speaking Docker's protocol: the registry on stdin, {"Username","Secret"} out.
-    writeFileSync(join(bin, 'docker-credential-test'), `#!/bin/sh\nread registry\n[ "$1" = get ] && [ "$registry" = "${registry}" ] && echo '{"ServerURL":"${registry}","Username":"pusher","Secret":"s3cret"}'\n`, { mode: 0o755 });
+    writeFileSync(
+      join(bin, 'docker-credential-test'),
+      `#!/bin/sh\nread registry\n[ "$1" = get ] && [ "$registry" = "${registry}" ] && echo '{"ServerURL":"${registry}","Username":"pusher","Secret":"s3cret"}'\n`,
+      { mode: 0o755 },
+    );
     const saved = { DOCKER_CONFIG: process.env.DOCKER_CONFIG, PATH: process.env.PATH };
     process.env.DOCKER_CONFIG = config;
     process.env.PATH = `${bin}:${process.env.PATH}`;
@@ -162,7 +181,10 @@ describe('image push', () => {
       writeFileSync(join(config, 'config.json'), JSON.stringify({ credsStore: 'desktop' }));
       const missing = await cli('image', 'push', `${registry}/cert-allowlist:helper`, '--insecure');
       assert.equal(missing.code, 1);
-      assert.match(missing.err, /names the credential helper docker-credential-desktop for 127\.0\.0\.1:\d+, which cannot run \(ENOENT\): install it, or pass --username and --password-stdin/);
+      assert.match(
+        missing.err,
+        /names the credential helper docker-credential-desktop for 127\.0\.0\.1:\d+, which cannot run \(ENOENT\): install it, or pass --username and --password-stdin/,
+      );
     } finally {
       process.env.DOCKER_CONFIG = saved.DOCKER_CONFIG;
       if (saved.DOCKER_CONFIG === undefined) delete process.env.DOCKER_CONFIG;
@@ -181,7 +203,7 @@ describe('image push', () => {
       ['registry.example/Filters/cert-allowlist:1', /is not a repository/],
       ['registry.example/cert-allowlist:bad tag', /is not a tag/],
       ['registry.example/cert-allowlist:', /is not a tag/],
-      ['registry.example/cert-allowlist@sha256:' + 'a'.repeat(64), /a push names a tag, not a digest/],
+      [`registry.example/cert-allowlist@sha256:${'a'.repeat(64)}`, /a push names a tag, not a digest/],
       ['bad_host/cert-allowlist:1', /is not a registry host/],
     ] as const) {
       const { code, err } = await cli('image', 'push', reference);

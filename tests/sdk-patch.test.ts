@@ -15,7 +15,9 @@ const scratch = mkdtempSync(join(tmpdir(), 'sdk-patch-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 // The patch, one part per file it changes.
-const parts = readFileSync(PATCH, 'utf8').split(/^(?=diff --git )/m).filter((part) => part.startsWith('diff --git'));
+const parts = readFileSync(PATCH, 'utf8')
+  .split(/^(?=diff --git )/m)
+  .filter((part) => part.startsWith('diff --git'));
 
 // A copy of the sources and the patched SDK; `undo` reverses one part of the patch in it.
 function compile(name: string, undo?: string): { status: number | null; output: string } {
@@ -34,13 +36,19 @@ function compile(name: string, undo?: string): { status: number | null; output: 
 
 describe('the SDK patch', () => {
   it('has the two parts the README names', () => {
-    assert.deepEqual(parts.map((part) => /^diff --git a\/\S+\/assembly\/(\S+)/.exec(part)?.[1]), ['malloc.ts', 'runtime.ts']);
+    assert.deepEqual(
+      parts.map((part) => /^diff --git a\/\S+\/assembly\/(\S+)/.exec(part)?.[1]),
+      ['malloc.ts', 'runtime.ts'],
+    );
   });
   it('lets the filter compile', () => {
     const { status, output } = compile('patched');
     assert.equal(status, 0, output);
   });
-  for (const [file, missing] of [['malloc.ts', 'rt/index-full'], ['runtime.ts', 'bindings/wasi_unstable']]) {
+  for (const [file, missing] of [
+    ['malloc.ts', 'rt/index-full'],
+    ['runtime.ts', 'bindings/wasi_unstable'],
+  ]) {
     it(`is needed in ${file}: without it the SDK imports ${missing}, which AssemblyScript 0.27 does not have`, () => {
       const part = parts.find((p) => p.includes(`/assembly/${file} `));
       assert.ok(part, `no part for ${file}`);

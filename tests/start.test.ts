@@ -24,7 +24,11 @@ describe('npm start', () => {
   const commands = new Map<string, string>();
 
   before(async () => {
-    start = spawn('npm', ['start', '--', '--port', '0', '--admin-port', '0', '--pki', join(dir, 'pki')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    start = spawn('npm', ['start', '--', '--port', '0', '--admin-port', '0', '--pki', join(dir, 'pki')], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     start.stdout!.on('data', (chunk) => void (output += chunk));
     start.stderr!.on('data', (chunk) => void (output += chunk));
     const deadline = Date.now() + 120_000;
@@ -47,7 +51,11 @@ describe('npm start', () => {
     assert.deepEqual([...commands.keys()].sort(), ['allowed', 'denied', 'escaped', 'metrics', 'multi-san', 'no client certificate', 'other-ca'], output);
   });
   it('lets the listed clients through with their identity', async () => {
-    for (const [client, identity] of [['allowed', 'bank-batch'], ['multi-san', 'bank-batch'], ['escaped', 'acme']]) {
+    for (const [client, identity] of [
+      ['allowed', 'bank-batch'],
+      ['multi-san', 'bank-batch'],
+      ['escaped', 'acme'],
+    ]) {
       const result = await shell(commands.get(client)!);
       assert.equal(result.code, 0, client);
       assert.equal(JSON.parse(result.stdout).headers['x-client-identity'], identity, client);

@@ -33,7 +33,11 @@ function readings(received: string): Set<string> {
       for (const parameters of ['keep', 'segment', 'cut'] as const) {
         for (const merge of [false, true]) {
           let p = backslash ? base.replaceAll('\\', '/') : base;
-          if (parameters === 'segment') p = p.split('/').map((s) => s.split(';')[0]).join('/');
+          if (parameters === 'segment')
+            p = p
+              .split('/')
+              .map((s) => s.split(';')[0])
+              .join('/');
           if (parameters === 'cut') p = p.split(';')[0];
           if (merge) p = p.replace(/\/+/g, '/');
           out.add(p);
@@ -74,7 +78,10 @@ for (const version of ENVOY_VERSIONS) {
         const requests = spellings.map((r) => ({ ...r, as: 'denied' }));
         const exchanges = await sendAll(gateway, requests);
         const escaped = requests.map((r, i) => [r, exchanges[i]] as const).filter(([, x]) => through(x) && x.upstream!.headers['x-routed-vhost'] !== 'public');
-        assert.deepEqual(escaped.map(([r, x]) => describeExchange(r, x)), []);
+        assert.deepEqual(
+          escaped.map(([r, x]) => describeExchange(r, x)),
+          [],
+        );
         assert.ok((await gateway.send({ as: 'denied', authority: PUBLIC, path: '/x' })).upstream, 'the client reaches its own host');
       });
       it('never lets a client denied on a host past the deny rule, whatever the spelling', async () => {
@@ -85,8 +92,13 @@ for (const version of ENVOY_VERSIONS) {
         assert.ok((await gateway.push(JSON.stringify(config))).accepted);
         const requests = spellings.map((r) => ({ ...r, as: 'allowed' }));
         const exchanges = await sendAll(gateway, requests);
-        const escaped = requests.map((r, i) => [r, exchanges[i]] as const).filter(([, x]) => through(x) && x.upstream!.headers['x-routed-vhost'] === 'payments');
-        assert.deepEqual(escaped.map(([r, x]) => describeExchange(r, x)), []);
+        const escaped = requests
+          .map((r, i) => [r, exchanges[i]] as const)
+          .filter(([, x]) => through(x) && x.upstream!.headers['x-routed-vhost'] === 'payments');
+        assert.deepEqual(
+          escaped.map(([r, x]) => describeExchange(r, x)),
+          [],
+        );
       });
     });
 
@@ -105,9 +117,16 @@ for (const version of ENVOY_VERSIONS) {
           assert.ok((await gateway.push(JSON.stringify(config))).accepted);
           const requests: TestRequest[] = pathSpellings('/ledger/', '/admin/').map((path) => ({ as: 'denied', path, authority: PROTECTED }));
           const exchanges = await sendAll(gateway, requests);
-          const escaped = requests.map((r, i) => [r, exchanges[i]] as const).filter(([, x]) =>
-            through(x) && (x.upstream!.headers['x-routed-route'] !== '/ledger/' || [...readings(x.upstream!.path)].some((p) => !under(p, '/ledger/'))));
-          assert.deepEqual(escaped.map(([r, x]) => describeExchange(r, x)), []);
+          const escaped = requests
+            .map((r, i) => [r, exchanges[i]] as const)
+            .filter(
+              ([, x]) =>
+                through(x) && (x.upstream!.headers['x-routed-route'] !== '/ledger/' || [...readings(x.upstream!.path)].some((p) => !under(p, '/ledger/'))),
+            );
+          assert.deepEqual(
+            escaped.map(([r, x]) => describeExchange(r, x)),
+            [],
+          );
           assert.ok((await gateway.send({ as: 'denied', path: '/ledger/x', authority: PROTECTED })).upstream, 'the plain path is allowed');
         });
         it('never lets a client denied under /admin/ reach anything a backend reads inside it', async () => {
@@ -118,9 +137,16 @@ for (const version of ENVOY_VERSIONS) {
           assert.ok((await gateway.push(JSON.stringify(config))).accepted);
           const requests: TestRequest[] = pathSpellings('/public/', '/admin/').map((path) => ({ as: 'denied', path, authority: PROTECTED }));
           const exchanges = await sendAll(gateway, requests);
-          const escaped = requests.map((r, i) => [r, exchanges[i]] as const).filter(([, x]) =>
-            through(x) && (x.upstream!.headers['x-routed-route'] === '/admin/' || [...readings(x.upstream!.path)].some((p) => under(p, '/admin/'))));
-          assert.deepEqual(escaped.map(([r, x]) => describeExchange(r, x)), []);
+          const escaped = requests
+            .map((r, i) => [r, exchanges[i]] as const)
+            .filter(
+              ([, x]) =>
+                through(x) && (x.upstream!.headers['x-routed-route'] === '/admin/' || [...readings(x.upstream!.path)].some((p) => under(p, '/admin/'))),
+            );
+          assert.deepEqual(
+            escaped.map(([r, x]) => describeExchange(r, x)),
+            [],
+          );
           assert.ok((await gateway.send({ as: 'denied', path: '/public/x', authority: PROTECTED })).upstream, 'a plain path elsewhere is allowed');
         });
       });
@@ -137,7 +163,11 @@ for (const version of ENVOY_VERSIONS) {
       });
       it('reaches the upstream only as the filter set it, in no spelling a client sent', async () => {
         const forged: [string, string][] = [
-          ['x-client-identity', 'admin'], ['x_client_identity', 'admin'], ['X_Client_Identity', 'admin'], ['x-client_identity', 'admin'], ['x_client-identity', 'admin'],
+          ['x-client-identity', 'admin'],
+          ['x_client_identity', 'admin'],
+          ['X_Client_Identity', 'admin'],
+          ['x-client_identity', 'admin'],
+          ['x_client-identity', 'admin'],
         ];
         for (const http of ['1.1', '2'] as const) {
           const exchange = await gateway.send({ as: 'allowed', path: '/', http, headers: forged });

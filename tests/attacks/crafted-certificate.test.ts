@@ -22,14 +22,23 @@ const BANK = 'spiffe://demo.local/ns/bank/sa/batch';
 // SANs that change how Envoy's XFCC reads.
 issueClient(pki.dir, { name: 'adds-a-san', subject: '/CN=attacker', sans: [['URI', `spiffe://demo.local/ns/other/sa/attacker;URI=${BANK}`]], purpose: '' });
 const victim = `Hash=${sha256('allowed')};Cert="${encodeURIComponent(certificate('allowed').toString())}";Subject="CN=batch.demo.local,O=Demo Bank";URI=${BANK}`;
-issueClient(pki.dir, { name: 'forges-an-element', subject: '/CN=attacker', sans: [['URI', `spiffe://demo.local/ns/other/sa/attacker,${victim}`]], purpose: '' });
+issueClient(pki.dir, {
+  name: 'forges-an-element',
+  subject: '/CN=attacker',
+  sans: [['URI', `spiffe://demo.local/ns/other/sa/attacker,${victim}`]],
+  purpose: '',
+});
 issueClient(pki.dir, { name: 'leading-space', subject: '/CN=attacker', sans: [['URI', ` ${BANK}`]], purpose: '' });
 issueClient(pki.dir, { name: 'trailing-space', subject: '/CN=attacker', sans: [['URI', `${BANK} `]], purpose: '' });
 issueClient(pki.dir, { name: 'quoted', subject: '/CN=attacker', sans: [['URI', `"${BANK}"`]], purpose: '' });
 issueClient(pki.dir, {
   name: 'hides-a-san',
   subject: '/CN=revoked',
-  sans: [['URI', 'spiffe://demo.local/ns/bank/sa/ok'], ['URI', 'spiffe://demo.local/ns/bank/sa/revoked'], ['URI', '"unbalanced']],
+  sans: [
+    ['URI', 'spiffe://demo.local/ns/bank/sa/ok'],
+    ['URI', 'spiffe://demo.local/ns/bank/sa/revoked'],
+    ['URI', '"unbalanced'],
+  ],
   purpose: '',
 });
 // Several CNs, and a CN in a multi-valued RDN.
@@ -39,14 +48,20 @@ craft(pki, { name: 'cn-with-o', subject: [[text(Attribute.CN, 'batch.demo.local'
 craft(pki, { name: 'cn-in-o', subject: [[text(Attribute.O, 'evil,CN=batch.demo.local')], [text(Attribute.CN, 'attacker')]], sans: [uri(BANK)] });
 craft(pki, { name: 'cn-in-quotes', subject: [[text(Attribute.O, '"evil,CN=batch.demo.local"')], [text(Attribute.CN, 'attacker')]], sans: [uri(BANK)] });
 // Names that are no valid string of their type: a code point past U+10FFFF, and bytes that are not UTF-8.
-craft(pki, { name: 'invalid-universal', subject: [[{ type: Attribute.CN, tag: StringTag.Universal, value: Buffer.from([0xff, 0xff, 0xff, 0xff]) }]], sans: [uri(BANK)] });
+craft(pki, {
+  name: 'invalid-universal',
+  subject: [[{ type: Attribute.CN, tag: StringTag.Universal, value: Buffer.from([0xff, 0xff, 0xff, 0xff]) }]],
+  sans: [uri(BANK)],
+});
 craft(pki, { name: 'invalid-utf8', subject: [[{ type: Attribute.CN, tag: StringTag.UTF8, value: Buffer.from([0xc0, 0xaf, 0xff]) }]], sans: [uri(BANK)] });
 // Node's OpenSSL will not load such a certificate; GnuTLS sends it as it is. Its stdin stays open:
 // at EOF it would close the connection before the answer; `Connection: close` ends the exchange.
 function gnutls(port: number, client: string): Promise<string> {
   return new Promise((resolve) => {
     const args = ['--insecure', `--x509certfile=${pki.cert(client)}`, `--x509keyfile=${pki.key(client)}`, '-p', String(port), '127.0.0.1'];
-    const child = execFile('gnutls-cli', args, { timeout: 10_000 }, (error, stdout, stderr) => resolve(`${stdout}${stderr}${error ? `\n${error.message}` : ''}`));
+    const child = execFile('gnutls-cli', args, { timeout: 10_000 }, (error, stdout, stderr) =>
+      resolve(`${stdout}${stderr}${error ? `\n${error.message}` : ''}`),
+    );
     child.stdin?.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
   });
 }
@@ -87,7 +102,11 @@ for (const version of ENVOY_VERSIONS) {
 
     it("cannot add a SAN it does not have through ';' in XFCC's URI=", async () => {
       const exchange = await gateway.send({ as: 'adds-a-san', path: '/' });
-      assert.match(exchange.access?.xfcc ?? '', /;URI=spiffe:\/\/demo\.local\/ns\/other\/sa\/attacker;URI=spiffe:\/\/demo\.local\/ns\/bank\/sa\/batch$/, 'Envoy writes the SAN raw');
+      assert.match(
+        exchange.access?.xfcc ?? '',
+        /;URI=spiffe:\/\/demo\.local\/ns\/other\/sa\/attacker;URI=spiffe:\/\/demo\.local\/ns\/bank\/sa\/batch$/,
+        'Envoy writes the SAN raw',
+      );
       assert.equal(exchange.response.status, 403);
     });
     it('never matches a SAN trimmed or unquoted into equality', async () => {
@@ -158,12 +177,17 @@ for (const version of ENVOY_VERSIONS) {
       assert.deepEqual([exchange.response.status, exchange.access?.details], [403, 'cert_allowlist_xfcc_malformed']);
     });
     it('never matches a SAN trimmed or unquoted into equality', async () => {
-      for (const as of ['leading-space', 'trailing-space', 'quoted']) assert.equal((await mesh.sidecar.send({ as, path: '/', via: mesh.gateway })).response.status, 403, as);
+      for (const as of ['leading-space', 'trailing-space', 'quoted'])
+        assert.equal((await mesh.sidecar.send({ as, path: '/', via: mesh.gateway })).response.status, 403, as);
     });
     it('reads subjects of every string type as Envoy prints them (the element agrees with its certificate)', async () => {
       for (const [name] of STRINGS) {
         const exchange = await mesh.sidecar.send({ as: `${name}-client`, path: '/', via: mesh.gateway });
-        assert.deepEqual([exchange.response.status, exchange.upstream?.headers['x-client-identity']], [200, 'bank'], `${name}: ${subjectInXfcc(exchange.access?.xfcc ?? null)}`);
+        assert.deepEqual(
+          [exchange.response.status, exchange.upstream?.headers['x-client-identity']],
+          [200, 'bank'],
+          `${name}: ${subjectInXfcc(exchange.access?.xfcc ?? null)}`,
+        );
       }
     });
     it('still lets the plain clients through', async () => {

@@ -19,8 +19,16 @@ issueClient(pki.dir, { name: 'tenant', subject: '/CN=tenant', sans: [['URI', 'sp
 issueClient(pki.dir, { name: 'trusted-proxy', subject: '/CN=trusted-proxy', sans: [['URI', TRUSTED]], purpose: '' });
 // A certificate whose CN is no valid UniversalString (a code point past U+10FFFF): no TLS stack
 // presents it, but anyone can put it in XFCC with its SHA-256 as the Hash.
-craft(pki, { name: 'unreadable', subject: [[{ type: Attribute.CN, tag: StringTag.Universal, value: Buffer.from([0xff, 0xff, 0xff, 0xff]) }]], sans: [uri(BANK)] });
-craft(pki, { name: 'unreadable-utf8', subject: [[text(Attribute.O, 'x')], [{ type: Attribute.CN, tag: StringTag.UTF8, value: Buffer.from([0xc0, 0xaf, 0xff]) }]], sans: [uri(BANK)] });
+craft(pki, {
+  name: 'unreadable',
+  subject: [[{ type: Attribute.CN, tag: StringTag.Universal, value: Buffer.from([0xff, 0xff, 0xff, 0xff]) }]],
+  sans: [uri(BANK)],
+});
+craft(pki, {
+  name: 'unreadable-utf8',
+  subject: [[text(Attribute.O, 'x')], [{ type: Attribute.CN, tag: StringTag.UTF8, value: Buffer.from([0xc0, 0xaf, 0xff]) }]],
+  sans: [uri(BANK)],
+});
 
 // An element as Envoy would write it for `client`'s certificate, Cert= included (read from the PEM's
 // bytes: Node refuses to parse the unreadable ones).
@@ -42,30 +50,72 @@ for (const version of ENVOY_VERSIONS) {
       await sidecar?.stop();
     });
 
-    it('is its own client, whatever elements — a real client\'s, certificate and all — it writes before its own', async () => {
-      await configure({ identitySource: 'xfcc', trustedProxies: [{ uriSanPrefix: 'spiffe://cluster.local/ns/istio-system/' }], allow: [{ name: 'bank', uriSanPrefix: 'spiffe://demo.local/ns/bank/' }] });
-      const exchange = await sidecar.send({ as: 'denied', path: '/', headers: [['x-forwarded-client-cert', elementFor('allowed', 'CN=batch.demo.local,O=Demo Bank')]] });
+    it("is its own client, whatever elements — a real client's, certificate and all — it writes before its own", async () => {
+      await configure({
+        identitySource: 'xfcc',
+        trustedProxies: [{ uriSanPrefix: 'spiffe://cluster.local/ns/istio-system/' }],
+        allow: [{ name: 'bank', uriSanPrefix: 'spiffe://demo.local/ns/bank/' }],
+      });
+      const exchange = await sidecar.send({
+        as: 'denied',
+        path: '/',
+        headers: [['x-forwarded-client-cert', elementFor('allowed', 'CN=batch.demo.local,O=Demo Bank')]],
+      });
       assert.deepEqual([exchange.response.status, exchange.access?.details], [403, 'cert_allowlist_not_allowed']);
     });
-    it('cannot push our own Envoy\'s element out of last place with a second XFCC header', async () => {
-      await configure({ identitySource: 'xfcc', trustedProxies: [{ uriSan: TRUSTED }], allow: [{ name: 'bank', uriSanPrefix: 'spiffe://demo.local/ns/bank/' }] });
+    it("cannot push our own Envoy's element out of last place with a second XFCC header", async () => {
+      await configure({
+        identitySource: 'xfcc',
+        trustedProxies: [{ uriSan: TRUSTED }],
+        allow: [{ name: 'bank', uriSanPrefix: 'spiffe://demo.local/ns/bank/' }],
+      });
       const forged = elementFor('allowed', 'CN=batch.demo.local,O=Demo Bank');
-      const exchange = await sidecar.send({ as: 'denied', path: '/', headers: [['x-forwarded-client-cert', forged], ['x-forwarded-client-cert', forged]] });
-      assert.match(exchange.access?.xfcc ?? '', /;URI=spiffe:\/\/demo\.local\/ns\/bank\/sa\/batch,Hash=[0-9a-f]{64};Subject="CN=stranger\.demo\.local,O=Demo Partner";URI=[^,]*$/, 'Envoy\'s element is last');
+      const exchange = await sidecar.send({
+        as: 'denied',
+        path: '/',
+        headers: [
+          ['x-forwarded-client-cert', forged],
+          ['x-forwarded-client-cert', forged],
+        ],
+      });
+      assert.match(
+        exchange.access?.xfcc ?? '',
+        /;URI=spiffe:\/\/demo\.local\/ns\/bank\/sa\/batch,Hash=[0-9a-f]{64};Subject="CN=stranger\.demo\.local,O=Demo Partner";URI=[^,]*$/,
+        "Envoy's element is last",
+      );
       assert.deepEqual([exchange.response.status, exchange.access?.details], [403, 'cert_allowlist_not_allowed']);
     });
     it('is no trusted proxy by a SAN that extends a trusted prefix past its boundary', async () => {
-      await configure({ identitySource: 'xfcc', trustedProxies: [{ uriSanPrefix: 'spiffe://cluster.local/ns/istio-system' }], allow: [{ name: 'bank', uriSanPrefix: 'spiffe://demo.local/ns/bank/' }] });
-      const exchange = await sidecar.send({ as: 'tenant', path: '/', headers: [['x-forwarded-client-cert', elementFor('allowed', 'CN=batch.demo.local,O=Demo Bank')]] });
+      await configure({
+        identitySource: 'xfcc',
+        trustedProxies: [{ uriSanPrefix: 'spiffe://cluster.local/ns/istio-system' }],
+        allow: [{ name: 'bank', uriSanPrefix: 'spiffe://demo.local/ns/bank/' }],
+      });
+      const exchange = await sidecar.send({
+        as: 'tenant',
+        path: '/',
+        headers: [['x-forwarded-client-cert', elementFor('allowed', 'CN=batch.demo.local,O=Demo Bank')]],
+      });
       assert.deepEqual([exchange.response.status, exchange.access?.details], [403, 'cert_allowlist_not_allowed']);
     });
     it('cannot trap the filter with a certificate no TLS stack would present, even as a trusted proxy', async () => {
-      const config = { identitySource: 'xfcc', trustedProxies: [{ uriSan: TRUSTED }], allow: [{ name: 'pinned', spki: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' }, { name: 'bank', uriSanPrefix: 'spiffe://demo.local/ns/bank/' }] };
+      const config = {
+        identitySource: 'xfcc',
+        trustedProxies: [{ uriSan: TRUSTED }],
+        allow: [
+          { name: 'pinned', spki: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' },
+          { name: 'bank', uriSanPrefix: 'spiffe://demo.local/ns/bank/' },
+        ],
+      };
       await configure(config);
       for (const forged of ['unreadable', 'unreadable-utf8']) {
         const exchange = await sidecar.send({ as: 'trusted-proxy', path: '/', headers: [['x-forwarded-client-cert', elementFor(forged)]] });
         assert.deepEqual([exchange.response.status, exchange.access?.details], [403, 'cert_allowlist_xfcc_malformed'], forged);
-        assert.deepEqual(exchange.errors.map((line) => line.message), [], 'the VM did not fail');
+        assert.deepEqual(
+          exchange.errors.map((line) => line.message),
+          [],
+          'the VM did not fail',
+        );
       }
       const next = await sidecar.send({ as: 'allowed', path: '/' });
       assert.deepEqual([next.response.status, next.access?.details], [200, 'via_upstream'], 'the worker still serves');

@@ -37,13 +37,25 @@ for (const version of ENVOY_VERSIONS) {
       const control = await sendAll(unfiltered, requests);
       const routedToProtected = requests.filter((_, i) => control[i].upstream?.headers['x-routed-vhost'] === 'payments');
       // The spellings Envoy routes to the protected host include more than the plain ones.
-      assert.ok(routedToProtected.some((r) => r.authority!.includes('@')), 'no spelling with user info reached the protected host');
-      assert.ok(routedToProtected.some((r) => (r.authority!.match(/:/g) ?? []).length > 1), 'no spelling with more than one colon reached it');
+      assert.ok(
+        routedToProtected.some((r) => r.authority!.includes('@')),
+        'no spelling with user info reached the protected host',
+      );
+      assert.ok(
+        routedToProtected.some((r) => (r.authority!.match(/:/g) ?? []).length > 1),
+        'no spelling with more than one colon reached it',
+      );
 
       const exchanges = await sendAll(gateway, routedToProtected);
       const through = routedToProtected.map((r, i) => [r, exchanges[i]] as const).filter(([, x]) => x.upstream !== undefined || x.response.status < 400);
-      assert.deepEqual(through.map(([r, x]) => describeExchange(r, x)), []);
-      assert.ok(exchanges.every((x) => x.access?.details === 'cert_allowlist_no_client_certificate'), 'every one was decided by the filter');
+      assert.deepEqual(
+        through.map(([r, x]) => describeExchange(r, x)),
+        [],
+      );
+      assert.ok(
+        exchanges.every((x) => x.access?.details === 'cert_allowlist_no_client_certificate'),
+        'every one was decided by the filter',
+      );
     });
     it('still reaches an unprotected host unchecked', async () => {
       const exchange = await gateway.send({ authority: PUBLIC, path: '/x' });

@@ -124,8 +124,7 @@ export function requestPath(raw: string): string | null {
   return text;
 }
 
-const underPrefix = (path: string, prefix: string) =>
-  path === prefix || (path.startsWith(prefix) && (prefix.endsWith('/') || path[prefix.length] === '/'));
+const underPrefix = (path: string, prefix: string) => path === prefix || (path.startsWith(prefix) && (prefix.endsWith('/') || path[prefix.length] === '/'));
 
 const underUriPrefix = (uri: string, prefix: string) =>
   uri === prefix || (uri.startsWith(prefix) && (prefix.endsWith('/') || prefix.endsWith(':') || uri[prefix.length] === '/'));
@@ -135,6 +134,7 @@ const underUriPrefix = (uri: string, prefix: string) =>
 export function commonNames(subject: string): { values: string[]; shared: boolean; unreadable: boolean } {
   const out = { values: [] as string[], shared: false, unreadable: false };
   // Envoy escapes every byte above 0x7f: a subject with one raw is not Envoy's printing.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the class is every ASCII byte, control characters included
   if (/[^\x00-\x7f]/.test(subject)) return { ...out, unreadable: true };
   const attributes: { type: string; raw: string; joined: boolean }[] = [];
   let i = 0;
@@ -290,7 +290,9 @@ function matches(m: Matcher, id: Identity, deny: boolean): boolean {
 }
 
 const readsCertificate = (policy: Policy) =>
-  [...policy.allow, ...(policy.deny ?? [])].some((r) => r.uriSan !== undefined || r.uriSanPrefix !== undefined || r.dnsSan !== undefined || r.spki !== undefined);
+  [...policy.allow, ...(policy.deny ?? [])].some(
+    (r) => r.uriSan !== undefined || r.uriSanPrefix !== undefined || r.dnsSan !== undefined || r.spki !== undefined,
+  );
 
 function ruleMatches(rule: Rule, id: Identity, host: string | null, path: string | null, nowMs: number, deny: boolean): boolean {
   if (rule.notBefore !== undefined && nowMs < Date.parse(rule.notBefore)) return false;
@@ -318,7 +320,14 @@ function peerIdentity(policy: Policy, request: Request, elements: Element[] | nu
   }
   return certificate
     ? { sha256: digest, subject: peer.subject, uriSans: certificate.uriSans, dnsSans: certificate.dnsSans, complete: true, certificate }
-    : { sha256: digest, subject: peer.subject, uriSans: peer.uriSans?.slice(0, 1) ?? [], dnsSans: peer.dnsSans?.slice(0, 1) ?? [], complete: false, certificate: undefined };
+    : {
+        sha256: digest,
+        subject: peer.subject,
+        uriSans: peer.uriSans?.slice(0, 1) ?? [],
+        dnsSans: peer.dnsSans?.slice(0, 1) ?? [],
+        complete: false,
+        certificate: undefined,
+      };
 }
 
 function identity(policy: Policy, request: Request, certificates: Map<string, Certificate>): Identity | string {
@@ -361,7 +370,14 @@ function identity(policy: Policy, request: Request, certificates: Map<string, Ce
     const c = certificateOf[i];
     const text: Identity = c
       ? { sha256: e.hash!, subject: c.subject, uriSans: c.uriSans, dnsSans: c.dnsSans, complete: true, certificate: c }
-      : { sha256: e.hash !== undefined && /^[0-9a-f]{64}$/.test(e.hash) ? e.hash : null, subject: e.subject, uriSans: e.uris.filter((u) => u !== ''), dnsSans: e.dnss, complete: false, certificate: undefined };
+      : {
+          sha256: e.hash !== undefined && /^[0-9a-f]{64}$/.test(e.hash) ? e.hash : null,
+          subject: e.subject,
+          uriSans: e.uris.filter((u) => u !== ''),
+          dnsSans: e.dnss,
+          complete: false,
+          certificate: undefined,
+        };
     if (trusted(text)) continue;
     return c ? text : 'xfcc_malformed';
   }

@@ -31,11 +31,12 @@ export function istioRoutes(normalisation = 'BASE') {
   return (bootstrap: EnvoyConfig): void => {
     const hcm = bootstrap.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
     Object.assign(hcm, NORMALISATIONS[normalisation]);
-    const routes = (vhost: string) => ['/ledger/', '/admin/', '/'].map((prefix) => ({
-      match: { prefix },
-      route: { cluster: 'upstream' },
-      ...routed(vhost, prefix),
-    }));
+    const routes = (vhost: string) =>
+      ['/ledger/', '/admin/', '/'].map((prefix) => ({
+        match: { prefix },
+        route: { cluster: 'upstream' },
+        ...routed(vhost, prefix),
+      }));
     hcm.route_config.virtual_hosts = [
       { name: PROTECTED, domains: [PROTECTED, `${PROTECTED}:*`], routes: routes('payments') },
       { name: PUBLIC, domains: [PUBLIC, `${PUBLIC}:*`], routes: routes('public') },
@@ -63,7 +64,18 @@ export function pathSpellings(decoy: string, target: string): string[] {
   const t = target.replace(/^\/|\/$/g, '');
   const ups = ['..', '%2e%2e', '%2E%2E', '.%2e', '..;', '..;x', '%2e%2e;', '..%00', '..%2f', '.', '%2e'];
   const slashes = ['/', '//', '%2f', '%2F', '\\', '%5c', '%5C', '/./', '/%2e/', ';/', ';x=1/', '%252f'];
-  const paths = new Set<string>([`/${t}/x`, `/${d}/x`, `//${t}/x`, `/${t}%2fx`, `/${t};x=1/x`, `/${t}%00/x`, `/%${t}/x`, `/${t.toUpperCase()}/x`, `/./${t}/x`, `/%2e/${t}/x`]);
+  const paths = new Set<string>([
+    `/${t}/x`,
+    `/${d}/x`,
+    `//${t}/x`,
+    `/${t}%2fx`,
+    `/${t};x=1/x`,
+    `/${t}%00/x`,
+    `/%${t}/x`,
+    `/${t.toUpperCase()}/x`,
+    `/./${t}/x`,
+    `/%2e/${t}/x`,
+  ]);
   for (const up of ups) for (const slash of slashes) paths.add(`/${d}${slash}${up}${slash}${t}/x`);
   for (const slash of slashes) {
     paths.add(`/${d}${slash}${t}/x`);
@@ -94,6 +106,8 @@ export async function sendAll(proxy: TestProxy, requests: TestRequest[], concurr
 /** How a request went, for a failure message. */
 export function describe(request: TestRequest, exchange: Exchange): string {
   const upstream = exchange.upstream;
-  return `${request.http === '2' ? 'HTTP/2' : 'HTTP/1.1'} ${JSON.stringify(request.authority ?? 'localhost')} ${JSON.stringify(request.path)} → ${exchange.response.status} ${exchange.access?.details ?? ''}` +
-    (upstream ? ` (vhost ${upstream.headers['x-routed-vhost']}, route ${upstream.headers['x-routed-route']}, path ${JSON.stringify(upstream.path)})` : '');
+  return (
+    `${request.http === '2' ? 'HTTP/2' : 'HTTP/1.1'} ${JSON.stringify(request.authority ?? 'localhost')} ${JSON.stringify(request.path)} → ${exchange.response.status} ${exchange.access?.details ?? ''}` +
+    (upstream ? ` (vhost ${upstream.headers['x-routed-vhost']}, route ${upstream.headers['x-routed-route']}, path ${JSON.stringify(upstream.path)})` : '')
+  );
 }

@@ -55,7 +55,8 @@ function complete(raw: Buffer): boolean {
   const head = raw.subarray(0, split).toString('latin1').toLowerCase();
   const length = /\r\ncontent-length: *(\d+)/.exec(head);
   if (length) return raw.length - split - 4 >= Number(length[1]);
-  if (/\r\ntransfer-encoding: *chunked/.test(head)) return raw.subarray(split + 4).includes('\r\n0\r\n\r\n') || raw.subarray(split + 4).indexOf('0\r\n\r\n') === 0;
+  if (/\r\ntransfer-encoding: *chunked/.test(head))
+    return raw.subarray(split + 4).includes('\r\n0\r\n\r\n') || raw.subarray(split + 4).indexOf('0\r\n\r\n') === 0;
   return false;
 }
 
@@ -118,7 +119,9 @@ function http1(request: HttpRequest): Promise<HttpResponse> {
       if (complete(raw)) done(parseHttp1(raw));
     });
     socket.on('error', (error) => done(chunks.length > 0 ? parseHttp1(Buffer.concat(chunks)) : { status: 0, headers: {}, body: '', error: error.message }));
-    socket.on('end', () => done(chunks.length > 0 ? parseHttp1(Buffer.concat(chunks)) : { status: 0, headers: {}, body: '', error: 'closed without a response' }));
+    socket.on('end', () =>
+      done(chunks.length > 0 ? parseHttp1(Buffer.concat(chunks)) : { status: 0, headers: {}, body: '', error: 'closed without a response' }),
+    );
   });
 }
 
@@ -150,7 +153,7 @@ function http2(request: HttpRequest): Promise<HttpResponse> {
       const existing = headers[name];
       headers[name] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
     }
-    let stream;
+    let stream: ReturnType<typeof session.request>;
     try {
       stream = session.request(headers, { endStream: true });
     } catch (error) {

@@ -109,7 +109,10 @@ export function craft(pki: Pki, spec: CraftedCertificate): void {
   const signingKey = spec.authority ? privateKey : createPrivateKey(readFileSync(pki.key(issuer)));
   const algorithm = seq(oid('1.2.840.10045.4.3.2'));
   const extensions: Buffer[] = spec.authority
-    ? [seq(oid('2.5.29.19'), tlv(0x01, Buffer.from([0xff])), tlv(0x04, seq(tlv(0x01, Buffer.from([0xff]))))), seq(oid('2.5.29.15'), tlv(0x01, Buffer.from([0xff])), tlv(0x04, tlv(0x03, Buffer.from([0x02, 0x84]))))]
+    ? [
+        seq(oid('2.5.29.19'), tlv(0x01, Buffer.from([0xff])), tlv(0x04, seq(tlv(0x01, Buffer.from([0xff]))))),
+        seq(oid('2.5.29.15'), tlv(0x01, Buffer.from([0xff])), tlv(0x04, tlv(0x03, Buffer.from([0x02, 0x84])))),
+      ]
     : [seq(oid('2.5.29.37'), tlv(0x04, seq(oid('1.3.6.1.5.5.7.3.2'))))];
   if (spec.sans && spec.sans.length > 0) {
     extensions.push(seq(oid('2.5.29.17'), tlv(0x04, seq(...spec.sans.map(([tag, value]) => tlv(tag, value))))));

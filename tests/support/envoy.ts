@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type EchoedRequest, startEchoUpstream } from '../../demo/upstream.js';
 import type { Pki } from '../../demo/pki.js';
-import { Proxy, type PluginOptions, type ProxyOptions, type PushResult } from '../../envoy/proxy.js';
+import { EnvoyProxy, type PluginOptions, type ProxyOptions, type PushResult } from '../../envoy/proxy.js';
 import type { EnvoyLogLine } from '../../envoy/process.js';
 import { type HttpRequest, type HttpResponse, send } from './client.js';
 
@@ -54,7 +54,9 @@ export interface TestRequest extends Omit<HttpRequest, 'port' | 'ca' | 'client'>
 const WASM_PREFIX = /^wasm log(?: [^:]*)?: /;
 
 export function filterLines(lines: EnvoyLogLine[]): FilterLogLine[] {
-  return lines.filter((line) => line.logger === 'wasm' && WASM_PREFIX.test(line.message)).map((line) => ({ level: line.level, message: line.message.replace(WASM_PREFIX, '') }));
+  return lines
+    .filter((line) => line.logger === 'wasm' && WASM_PREFIX.test(line.message))
+    .map((line) => ({ level: line.level, message: line.message.replace(WASM_PREFIX, '') }));
 }
 
 export interface TestProxyOptions extends Omit<ProxyOptions, 'plugin' | 'pki' | 'upstreamPort'> {
@@ -70,7 +72,7 @@ export class TestProxy {
   private readonly received = new Map<string, EchoedRequest>();
 
   private constructor(
-    readonly proxy: Proxy,
+    readonly proxy: EnvoyProxy,
     readonly pki: Pki,
     private readonly upstream: { close(): Promise<void> },
     received: Map<string, EchoedRequest>,
@@ -85,7 +87,7 @@ export class TestProxy {
       if (typeof id === 'string') received.set(id, request);
     });
     try {
-      const proxy = await Proxy.start({
+      const proxy = await EnvoyProxy.start({
         ...options,
         plugin: options.configuration === null ? undefined : { module: MODULE, ...options.plugin, configuration: options.configuration },
         pki: options.pki.dir,
@@ -140,7 +142,16 @@ export class TestProxy {
       for (const line of this.envoy.lines.slice(from)) {
         if (!line.startsWith('{') || !line.includes(id)) continue;
         const record = JSON.parse(line) as AccessRecord & { test_id: string | null };
-        if (record.test_id === id) return { status: record.status, details: record.details, authority: record.authority, path: record.path, xfcc: record.xfcc, rule: record.rule ?? null, dry_run: record.dry_run ?? null };
+        if (record.test_id === id)
+          return {
+            status: record.status,
+            details: record.details,
+            authority: record.authority,
+            path: record.path,
+            xfcc: record.xfcc,
+            rule: record.rule ?? null,
+            dry_run: record.dry_run ?? null,
+          };
       }
       await sleep(20);
     }

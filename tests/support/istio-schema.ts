@@ -13,7 +13,13 @@ import { parseAllDocuments } from 'yaml';
 export const ISTIO_API = 'v1.28.0';
 const ROOT = new URL('../..', import.meta.url).pathname;
 
-type Schema = { properties?: Record<string, Schema>; items?: Schema; additionalProperties?: boolean | Schema; 'x-kubernetes-preserve-unknown-fields'?: boolean; [key: string]: unknown };
+type Schema = {
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  additionalProperties?: boolean | Schema;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+  [key: string]: unknown;
+};
 
 let crds: Map<string, Schema> | null = null;
 
@@ -46,7 +52,9 @@ function schemas(): Map<string, Schema> {
 function pruned(value: unknown, schema: Schema | undefined, path: string, out: string[]): void {
   if (schema === undefined || schema['x-kubernetes-preserve-unknown-fields']) return;
   if (Array.isArray(value)) {
-    value.forEach((item, i) => pruned(item, schema.items, `${path}[${i}]`, out));
+    value.forEach((item, i) => {
+      pruned(item, schema.items, `${path}[${i}]`, out);
+    });
     return;
   }
   if (value === null || typeof value !== 'object') return;
@@ -62,8 +70,15 @@ export function istioSchemaProblems(manifest: { apiVersion?: string; kind?: stri
   const schema = schemas().get(`${manifest.apiVersion}/${manifest.kind}`);
   if (!schema) return [`no Istio ${ISTIO_API} CRD for ${manifest.apiVersion} ${manifest.kind}`];
   const ajv = new Ajv.default({ strict: false, validateFormats: false, allErrors: true });
-  const validate = ajv.compile({ ...schema, properties: { ...schema.properties, metadata: { type: 'object' }, apiVersion: { type: 'string' }, kind: { type: 'string' } } });
-  const problems = validate(manifest) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as string[]).join(', ')})` : ''}`);
+  const validate = ajv.compile({
+    ...schema,
+    properties: { ...schema.properties, metadata: { type: 'object' }, apiVersion: { type: 'string' }, kind: { type: 'string' } },
+  });
+  const problems = validate(manifest)
+    ? []
+    : (validate.errors ?? []).map(
+        (e) => `${e.instancePath || '/'} ${e.message}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as string[]).join(', ')})` : ''}`,
+      );
   const extra: string[] = [];
   pruned(manifest.spec, schema.properties?.spec, 'spec', extra);
   return [...problems, ...extra.map((path) => `${path}: not in Istio's schema, the API server would drop it`)];

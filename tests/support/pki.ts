@@ -14,12 +14,31 @@ export const TEST_CLIENTS: ClientSpec[] = [
   {
     name: 'several-sans',
     subject: '/O=Demo Bank/CN=several.demo.local',
-    sans: [['URI', 'spiffe://demo.local/ns/bank/sa/first'], ['URI', 'spiffe://demo.local/ns/bank/sa/second'], ['DNS', 'one.demo.local'], ['DNS', 'two.demo.local']],
+    sans: [
+      ['URI', 'spiffe://demo.local/ns/bank/sa/first'],
+      ['URI', 'spiffe://demo.local/ns/bank/sa/second'],
+      ['DNS', 'one.demo.local'],
+      ['DNS', 'two.demo.local'],
+    ],
     purpose: 'two URI and two DNS SANs',
   },
-  { name: 'email-ip', subject: '/CN=mail.demo.local', sans: [['email', 'batch@demo.local'], ['IP', '10.1.2.3'], ['IP', '2001:db8::1']], purpose: 'email and IP SANs' },
+  {
+    name: 'email-ip',
+    subject: '/CN=mail.demo.local',
+    sans: [
+      ['email', 'batch@demo.local'],
+      ['IP', '10.1.2.3'],
+      ['IP', '2001:db8::1'],
+    ],
+    purpose: 'email and IP SANs',
+  },
   { name: 'no-san', subject: '/O=Demo Bank/CN=legacy.demo.local', sans: [], purpose: 'no SAN at all' },
-  { name: 'gateway-proxy', subject: '/O=cluster.local/CN=istio-ingressgateway', sans: [['URI', GATEWAY_SPIFFE]], purpose: "the gateway's own certificate, presented to the sidecar" },
+  {
+    name: 'gateway-proxy',
+    subject: '/O=cluster.local/CN=istio-ingressgateway',
+    sans: [['URI', GATEWAY_SPIFFE]],
+    purpose: "the gateway's own certificate, presented to the sidecar",
+  },
 ];
 
 /** A fresh PKI with `clients` (default TEST_CLIENTS), removed when the test process ends. */
