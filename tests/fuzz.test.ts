@@ -302,7 +302,7 @@ describe('properties', () => {
       fc.asyncProperty(path, async (raw) => {
         const read = requestPath(raw);
         const ledger = host.request({ connection: mtls({ sha256: SHAS[0], subject: '' }), path: raw });
-        const underLedger = read?.startsWith('/ledger/');
+        const underLedger = read?.startsWith('/ledger/') === true;
         assert.equal(ledger.action === 'continued', underLedger, `${raw} reads as ${read}: allowed under /ledger/ only then`);
         const a = host.request({ connection: mtls({ sha256: SHAS[1], subject: '' }), path: raw });
         const underA = read === null || read === '/a' || read.startsWith('/a/');
