@@ -1,4 +1,4 @@
-// The filter as an OCI image that istio-agent can pull (ENVOY-FACTS §10), written as an OCI image
+// The filter as an OCI image that istio-agent can pull (istio-agent's image fetcher: the Wasm artifact or a Docker-style layer holding plugin.wasm), written as an OCI image
 // layout and pushed with the OCI distribution API. Reproducible: the same module gives the same
 // digest (no timestamps, fixed tar headers, gzip without a file name or time).
 import { createHash } from 'node:crypto';

@@ -1,4 +1,4 @@
-// The proxy-wasm ABI as Envoy implements it (../shared/ENVOY-FACTS.md §1–§2): status codes, enum
+// The proxy-wasm ABI as Envoy implements it (Envoy's source/extensions/common/wasm/context.cc and proxy-wasm-cpp-host's exports.cc): status codes, enum
 // values, the import set Envoy registers with its signatures, and the export signatures it checks.
 import type { FuncType, ValType } from './wasm-binary.js';
 

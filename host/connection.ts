@@ -1,5 +1,5 @@
 // What the host knows about the downstream connection, and how Envoy turns it into property
-// values (ENVOY-FACTS §2–§4): which paths answer Ok, Ok-but-empty, NotFound or SerializationFailure,
+// values (Envoy's context.cc findValue and the CEL connection attributes): which paths answer Ok, Ok-but-empty, NotFound or SerializationFailure,
 // and the byte encodings (1-byte bool, 8-byte little-endian integers, lowercase hex digest).
 
 export interface PeerCertificate {

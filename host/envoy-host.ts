@@ -1,7 +1,7 @@
 // An Envoy-faithful proxy-wasm host for one worker thread: loads a module the way Envoy does
 // (import/export checks, start functions, a canary VM per configuration), runs HTTP streams through
 // the filter with Envoy's call order and local-reply rules, and applies the fail policy after a trap.
-// The contract is ../shared/ENVOY-FACTS.md; the section numbers below refer to it.
+// The contract is the README's "The Envoy-faithful host"; tests/differential.test.ts holds it to real Envoy.
 import { readFile } from 'node:fs/promises';
 import { ABI_MARKERS, BufferType, EXPORT_SIGNATURES, LOG_LEVELS, WASI, WASI_MODULES, envImports, type AbiVersion, type LogLevel } from './abi.js';
 import { formatFuncType, readModuleShape, sameFuncType, type ModuleShape } from './wasm-binary.js';
@@ -10,7 +10,7 @@ import { HostEnvironment, HostLoadError, WasmVm, type LogEntry, type PluginIdent
 
 export type { FailurePolicy, HostOptions, RequestOutcome, RequestSpec, ResponseView, Upstream, UpstreamAnswer } from './http-stream.js';
 
-/** Envoy's checks when it loads a module (§1.1–§1.3); throws HostLoadError with Envoy's message. */
+/** Envoy's checks when it loads a module; throws HostLoadError with Envoy's message. */
 export function checkModule(shape: ModuleShape): AbiVersion {
   const exported = new Map(shape.exports.map((e) => [e.name, e]));
   const marker = ABI_MARKERS.find(([name]) => exported.get(name)?.kind === 'function');
@@ -82,7 +82,7 @@ export class EnvoyHost {
     return plugin;
   }
 
-  /** The worker VM; replaced by a fresh one when a configuration change follows a failure (§7). */
+  /** The worker VM; replaced by a fresh one when a configuration change follows a failure. */
   get vm(): WasmVm {
     return this.worker;
   }
@@ -173,7 +173,7 @@ export class Plugin {
     if (root === null) {
       // The canary accepted what this worker refused or trapped on: Envoy gives the worker no plugin
       // handle, and PluginConfig::createContext then leaves the filter out of the chain whatever the
-      // failure policy (§7) — this worker's requests pass unfiltered.
+      // failure policy — this worker's requests pass unfiltered.
       vm.log('error', 'Failed to configure thread-local Wasm plugin', 0, 'envoy');
     }
     this.rootContext = root;
@@ -187,7 +187,7 @@ export class Plugin {
     return true;
   }
 
-  // on_context_create(root, 0) → on_vm_start → on_configure (§1.4). Returns the id, or null if refused.
+  // on_context_create(root, 0) → on_vm_start → on_configure. Returns the id, or null if refused.
   private startRoot(vm: WasmVm, configuration: Buffer): number | null {
     const id = vm.newContextId();
     const state: RootState = { kind: 'root', plugin: this.identity, buffers: new Map(), filterState: new Map() };
@@ -214,14 +214,14 @@ export class Plugin {
     const options = this.host.options;
     const afterTrap = options.failOpen ? 'continue' : 'fail_stream';
     // No configuration was ever accepted: Istio's ECDS filter has none, and the connection manager
-    // answers 500 to every request on the listener (§15).
+    // answers 500 to every request on the listener.
     if (this.rootVm === null) return new HttpStream(env, null, 0, 'missing_config', afterTrap, spec);
     this.reloadIfDue();
     const vm = this.host.vm;
     // No plugin handle on this worker: the filter is not in the chain at all.
     if (this.rootContext === null && this.rootVm === vm) return new HttpStream(env, null, 0, 'continue', afterTrap, spec);
     // After a trap Envoy stops calling the VM; a configuration change brings a fresh one, and so does
-    // FAIL_RELOAD once its backoff has passed (§7).
+    // FAIL_RELOAD once its backoff has passed.
     const usable = !vm.failed && this.rootVm === vm && this.rootContext !== null;
     const absence = options.failOpen || options.failurePolicy === 'FAIL_OPEN' ? 'continue' : 'fail_stream';
     return new HttpStream(env, usable ? vm : null, this.rootContext ?? 0, absence, afterTrap, spec);

@@ -1,5 +1,5 @@
 // One HTTP stream through the filter, phase by phase as Envoy's HTTP connection manager drives it
-// (ENVOY-FACTS §1.4–§1.5, §5–§7): request headers (and body), then the response — the upstream's or
+// (Envoy's wasm filter and context.cc): request headers (and body), then the response — the upstream's or
 // the local reply — then access log, done, delete. A proxy calls the phases as the traffic flows;
 // `Plugin.request` runs them all at once.
 import { MapType, type LogLevel } from './abi.js';
@@ -7,7 +7,7 @@ import type { Connection } from './connection.js';
 import { HeaderMap, type Header, type RawHeader } from './header-map.js';
 import type { HostEnvironment, LocalReply, LogEntry, StreamState, WasmVm } from './vm.js';
 
-/** Envoy's failure_policy for the plugin (§7; Istio's WasmPlugin failStrategy). */
+/** Envoy's failure_policy for the plugin (Istio's WasmPlugin failStrategy). */
 export type FailurePolicy = 'FAIL_CLOSED' | 'FAIL_OPEN' | 'FAIL_RELOAD';
 
 /**
@@ -24,7 +24,7 @@ export interface HostOptions {
   rootId?: string;
   vmId?: string;
   vmConfiguration?: string;
-  /** What happens after the VM traps (§7). Default FAIL_CLOSED, Istio's default. */
+  /** What happens after the VM traps. Default FAIL_CLOSED, Istio's default. */
   failurePolicy?: FailurePolicy;
   /**
    * The legacy `fail_open` flag (an EnvoyFilter may set it instead of failure_policy): the request
@@ -108,7 +108,7 @@ export function requestHeaders(spec: RequestSpec): RawHeader[] {
   return [...pseudo.filter(([k]) => !overridden.has(k)), ...given.filter(([k]) => k.startsWith(':')), ...given.filter(([k]) => !k.startsWith(':'))];
 }
 
-// FilterHeadersStatus values as Envoy maps them (§1.4): 0 Continue, 1 StopIteration, 2 falls back
+// FilterHeadersStatus values as Envoy maps them: 0 Continue, 1 StopIteration, 2 falls back
 // to Continue, 3 StopAllIterationAndBuffer, 4+ StopAllIterationAndWatermark.
 const headersContinue = (value: number) => value === 0 || value === 2;
 
@@ -195,7 +195,7 @@ export class HttpStream {
     return response.toStrings();
   }
 
-  /** Stream end in current Envoy: access log, then done, then delete (§1.4). */
+  /** Stream end in current Envoy: access log, then done, then delete. */
   finish(): void {
     if (this.finished) return;
     this.finished = true;
@@ -280,7 +280,7 @@ export class HttpStream {
     return true;
   }
 
-  // §7: the VM failed during this stream. Envoy stops calling it for this stream and answers 503
+  // The VM failed during this stream. Envoy stops calling it for this stream and answers 503
   // wasm_fail_stream — under failure_policy FAIL_OPEN too (Envoy reads the legacy fail_open flag
   // here); only the legacy flag lets the request continue.
   private trapped(): Decision {
@@ -306,7 +306,7 @@ export class HttpStream {
   }
 }
 
-// How Envoy completes a filter's local reply (§6): `:status` first, the filter's headers appended,
+// How Envoy completes a filter's local reply: `:status` first, the filter's headers appended,
 // content-length and a default content-type for a body, neither without one; gRPC requests get a
 // trailers-only reply; HEAD requests no body.
 function localReplyResponse(reply: LocalReply, request: HeaderMap): { view: ResponseView; headers: HeaderMap } {

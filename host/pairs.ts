@@ -1,4 +1,4 @@
-// The proxy-wasm "pairs" layout (ENVOY-FACTS §5): u32 count, then (u32 key length, u32 value
+// The proxy-wasm "pairs" layout (cpp-host's pairs encoding): u32 count, then (u32 key length, u32 value
 // length) per pair, then each key and value followed by a NUL byte. Decoding is as strict as
 // cpp-host's: any malformation, including trailing bytes, yields an empty list and no error.
 import { MAX_PAIRS, MAX_PAIRS_BYTES } from './abi.js';

@@ -1,7 +1,6 @@
 // One Wasm VM as Envoy runs it: the compiled module instantiated with Envoy's host functions,
 // its contexts, and the rules Envoy applies to every host call (restricted calls during start and
 // allocation, bounds-checked memory, out-values through the guest allocator, traps that fail the VM).
-import { randomFillSync } from 'node:crypto';
 import {
   ALLOWED_DURING_ALLOCATION,
   ALLOWED_DURING_START,
@@ -10,25 +9,15 @@ import {
   MAX_MEMORY_BYTES,
   MapType,
   MetricType,
-  WASI,
   WASI_MODULES,
   WasmResult,
   type LogLevel,
 } from './abi.js';
-import {
-  connectionProperty,
-  endpointProperty,
-  notFound,
-  notSerializable,
-  ok,
-  propertyFeatures,
-  u64,
-  type Connection,
-  type PropertyAnswer,
-  type PropertyFeatures,
-} from './connection.js';
+import { propertyFeatures, u64, type Connection, type PropertyFeatures } from './connection.js';
 import type { HeaderMap } from './header-map.js';
 import { decodePairs, encodePairs, type BytePair } from './pairs.js';
+import { resolveProperty } from './properties.js';
+import { wasiFunctions } from './wasi.js';
 import type { ModuleShape } from './wasm-binary.js';
 
 export interface LogEntry {
@@ -41,11 +30,10 @@ export interface LogEntry {
   context: number;
 }
 
-/** State shared by every VM of one Envoy: logs, stats, clock, shared data. */
+/** State shared by every VM of one Envoy: logs, stats, clock. */
 export class HostEnvironment {
   logs: LogEntry[] = [];
   metrics = new Map<string, { type: number; value: bigint }>();
-  sharedData = new Map<string, { value: Buffer; cas: number }>();
   nowNs: bigint;
   logLevel: LogLevel;
   envVars: Record<string, string>;
@@ -98,7 +86,7 @@ export interface StreamState {
   filterState: Map<string, Buffer>;
 }
 
-type ContextState = RootState | StreamState;
+export type ContextState = RootState | StreamState;
 
 /** A host call that traps the VM, as Envoy's runtime does (e.g. "restricted_callback"). */
 export class HostTrap extends Error {}
@@ -109,7 +97,6 @@ export class HostLoadError extends Error {}
 export type CallResult = { trapped: false; value: number } | { trapped: true; value: 0 };
 
 const WHITESPACE = /[ \t\f\v\n\r]/g;
-const COMMA = Buffer.from(',');
 
 export class WasmVm {
   failed = false;
@@ -126,7 +113,6 @@ export class WasmVm {
   private restriction: Set<string> | null = null;
   private readonly metricIds = new Map<number, string>();
   private readonly nextMetricSerial = [1, 1, 1];
-  private readonly queues = new Map<number, { name: string; items: Buffer[] }>();
 
   private constructor(
     module: WebAssembly.Module,
@@ -330,97 +316,6 @@ export class WasmVm {
     return null;
   }
 
-  // ---- properties -----------------------------------------------------------------------------
-
-  private property(path: string): PropertyAnswer {
-    if (path.length === 0) return notSerializable;
-    const tokens = path.split('\0');
-    if (tokens.length > 1 && tokens[tokens.length - 1] === '') tokens.pop();
-    if (tokens.includes('')) return notFound;
-    const name = tokens[0];
-    const rest = tokens.slice(1);
-    const state = this.state();
-    const root = this.rootOf(state);
-    const stream = state?.kind === 'stream' ? state : undefined;
-    // Plugin and connection-id facts are leaves: nothing below them.
-    const leaf = rest.length === 0;
-    switch (name) {
-      case 'plugin_name':
-        return root && leaf ? ok(root.plugin.pluginName) : notFound;
-      case 'plugin_root_id':
-        return root && leaf ? ok(root.plugin.rootId) : notFound;
-      case 'plugin_vm_id':
-        return root && leaf ? ok(root.plugin.vmId) : notFound;
-      case 'connection_id':
-        return stream && leaf ? ok(u64(stream.connection.id ?? 1)) : notFound;
-      case 'connection':
-      case 'source':
-      case 'destination':
-      case 'request':
-        // Stream facts: none from a root context; a whole object cannot be serialized.
-        if (!stream) return notFound;
-        if (rest.length === 0) return notSerializable;
-        if (name === 'connection') return rest.length === 1 ? connectionProperty(stream.connection, rest[0], this.env.features) : notFound;
-        if (name === 'request') return this.requestProperty(stream, rest);
-        return rest.length === 1 ? endpointProperty(stream.connection, name, rest[0]) : notFound;
-      case 'response':
-      case 'upstream':
-      case 'metadata':
-      case 'filter_state':
-      case 'upstream_filter_state':
-      case 'xds':
-      case 'context':
-        // Known to Envoy but not modelled by this host: whole objects fail to serialize, keys are absent.
-        return rest.length === 0 ? notSerializable : notFound;
-      default: {
-        // Any other name is filter state written by proxy_set_property.
-        const value = (stream ?? root)?.filterState.get(tokens.join('\0'));
-        return value ? ok(value) : notFound;
-      }
-    }
-  }
-
-  private requestProperty(stream: StreamState, keys: string[]): PropertyAnswer {
-    if (keys[0] === 'headers') {
-      if (keys.length !== 2) return keys.length === 1 ? notSerializable : notFound;
-      // Every value of the header, comma-joined as Envoy joins repeated headers.
-      const values = stream.request.getAll(Buffer.from(keys[1], 'utf8'));
-      if (values.length === 0) return notFound;
-      return ok(values.length === 1 ? Buffer.from(values[0]) : Buffer.concat(values.flatMap((v, i) => (i === 0 ? [v] : [COMMA, v]))));
-    }
-    if (keys.length !== 1) return notFound;
-    const header = (key: string) => {
-      const value = stream.request.get(key);
-      return value ? ok(value) : notFound;
-    };
-    const path = stream.request.getString(':path') ?? '';
-    const query = path.indexOf('?');
-    switch (keys[0]) {
-      case 'path':
-        return header(':path');
-      case 'url_path':
-        return ok(query < 0 ? path : path.slice(0, query));
-      case 'query':
-        return ok(query < 0 ? '' : path.slice(query + 1));
-      case 'host':
-        return header(':authority');
-      case 'scheme':
-        return header(':scheme');
-      case 'method':
-        return header(':method');
-      case 'useragent':
-        return header('user-agent');
-      case 'referer':
-        return header('referer');
-      case 'id':
-        return header('x-request-id');
-      case 'protocol':
-        return ok('HTTP/1.1');
-      default:
-        return notFound;
-    }
-  }
-
   // ---- host functions -------------------------------------------------------------------------
 
   // Implementations for the module's imports; which imports are allowed was checked at load.
@@ -453,7 +348,7 @@ export class WasmVm {
   }
 
   // Every function Envoy registers, keyed "env.<name>" or "wasi.<name>" (both WASI module names
-  // share one implementation). Results follow ENVOY-FACTS §2 and §1.6.
+  // share one implementation). Results follow Envoy's context.cc and cpp-host's exports.cc.
   // biome-ignore lint/suspicious/noExplicitAny: the ABI's functions take numbers and bigints as WebAssembly passes them
   private hostFunctions(): Record<string, (...args: any[]) => number | void> {
     const R = WasmResult;
@@ -472,7 +367,7 @@ export class WasmVm {
       'env.proxy_get_property': (pathPtr: number, pathSize: number, valuePtrPtr: number, valueSizePtr: number) => {
         const path = this.readText(pathPtr, pathSize);
         if (path === null) return R.InvalidMemoryAccess;
-        const answer = this.property(path);
+        const answer = resolveProperty(path, this.state(), this.rootOf(this.state()), this.env.features);
         if (answer.status !== R.Ok) return answer.status;
         return this.copyOut(answer.value ?? Buffer.alloc(0), valuePtrPtr, valueSizePtr);
       },
@@ -510,53 +405,6 @@ export class WasmVm {
             grpcStatus: grpcStatus >>> 0,
           };
         }
-        return R.Ok;
-      },
-      'env.proxy_get_shared_data': (keyPtr: number, keySize: number, valuePtrPtr: number, valueSizePtr: number, casPtr: number) => {
-        const key = text(keyPtr, keySize);
-        if (!key) return R.InvalidMemoryAccess;
-        const entry = this.env.sharedData.get(key.toString('utf8'));
-        if (!entry) return R.NotFound;
-        const status = this.copyOut(entry.value, valuePtrPtr, valueSizePtr);
-        if (status !== R.Ok) return status;
-        return this.writeU32(casPtr, entry.cas) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      'env.proxy_set_shared_data': (keyPtr: number, keySize: number, valuePtr: number, valueSize: number, cas: number) => {
-        const key = text(keyPtr, keySize);
-        const value = text(valuePtr, valueSize);
-        if (!key || !value) return R.InvalidMemoryAccess;
-        const name = key.toString('utf8');
-        const entry = this.env.sharedData.get(name);
-        if (cas >>> 0 !== 0 && entry && entry.cas !== cas >>> 0) return R.CasMismatch;
-        this.env.sharedData.set(name, { value, cas: (entry?.cas ?? 0) + 1 });
-        return R.Ok;
-      },
-      'env.proxy_register_shared_queue': (namePtr: number, nameSize: number, tokenPtr: number) => {
-        const name = text(namePtr, nameSize);
-        if (!name) return R.InvalidMemoryAccess;
-        const token = this.queues.size + 1;
-        this.queues.set(token, { name: name.toString('utf8'), items: [] });
-        return this.writeU32(tokenPtr, token) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      'env.proxy_resolve_shared_queue': (_vmPtr: number, _vmSize: number, namePtr: number, nameSize: number, tokenPtr: number) => {
-        const name = text(namePtr, nameSize)?.toString('utf8');
-        if (name === undefined) return R.InvalidMemoryAccess;
-        const token = [...this.queues].find(([, q]) => q.name === name)?.[0];
-        if (token === undefined) return R.NotFound;
-        return this.writeU32(tokenPtr, token) ? R.Ok : R.InvalidMemoryAccess;
-      },
-      'env.proxy_dequeue_shared_queue': (token: number, dataPtrPtr: number, dataSizePtr: number) => {
-        const queue = this.queues.get(token >>> 0);
-        if (!queue) return R.NotFound;
-        const item = queue.items.shift();
-        return item ? this.copyOut(item, dataPtrPtr, dataSizePtr) : R.Empty;
-      },
-      'env.proxy_enqueue_shared_queue': (token: number, dataPtr: number, dataSize: number) => {
-        const queue = this.queues.get(token >>> 0);
-        const data = text(dataPtr, dataSize);
-        if (!data) return R.InvalidMemoryAccess;
-        if (!queue) return R.NotFound;
-        queue.items.push(data);
         return R.Ok;
       },
       'env.proxy_get_header_map_value': (type: number, keyPtr: number, keySize: number, valuePtrPtr: number, valueSizePtr: number) => {
@@ -690,84 +538,15 @@ export class WasmVm {
       'env.pthread_equal': (a: number, b: number) => (a === b ? 1 : 0),
       'env.emscripten_notify_memory_growth': () => undefined,
       'env.envoy_resolve_dns': () => R.BadArgument,
-      ...this.wasiFunctions(),
+      ...wasiFunctions({
+        read: (ptr, size) => this.read(ptr, size),
+        write: (ptr, data) => this.write(ptr, data),
+        writeU32: (ptr, value) => this.writeU32(ptr, value),
+        writeU64: (ptr, value) => this.writeU64(ptr, value),
+        log: (level, message, origin) => this.log(level, message, this.current ?? 0, origin),
+        env: this.env,
+      }),
     };
-  }
-
-  // biome-ignore lint/suspicious/noExplicitAny: as hostFunctions
-  private wasiFunctions(): Record<string, (...args: any[]) => number | void> {
-    const ERRNO = { success: 0, badf: 8, fault: 21, inval: 28, noent: 44, nosys: 52, notsup: 58 };
-    // biome-ignore lint/suspicious/noExplicitAny: as hostFunctions
-    const functions: Record<string, (...args: any[]) => number | void> = {
-      fd_write: (fd: number, iovs: number, iovsLength: number, writtenPtr: number) => {
-        if (fd !== 1 && fd !== 2) return ERRNO.badf;
-        const chunks: Buffer[] = [];
-        for (let i = 0; i < iovsLength >>> 0; i++) {
-          const iov = this.read(iovs + i * 8, 8);
-          if (!iov) return ERRNO.fault;
-          const chunk = this.read(iov.readUInt32LE(0), iov.readUInt32LE(4));
-          if (!chunk) return ERRNO.fault;
-          chunks.push(chunk);
-        }
-        const data = Buffer.concat(chunks);
-        this.log(fd === 1 ? 'info' : 'error', data.toString('utf8').replace(/\n$/, ''), this.current ?? 0);
-        return this.writeU32(writtenPtr, data.length) ? ERRNO.success : ERRNO.fault;
-      },
-      fd_read: () => ERRNO.nosys,
-      fd_seek: () => {
-        this.log('error', 'wasi fd_seek is not supported', this.current ?? 0, 'envoy');
-        return ERRNO.success;
-      },
-      fd_close: () => {
-        this.log('error', 'wasi fd_close is not supported', this.current ?? 0, 'envoy');
-        return ERRNO.success;
-      },
-      fd_fdstat_get: (fd: number, statPtr: number) => {
-        if (fd !== 1 && fd !== 2) return ERRNO.badf;
-        const stat = Buffer.alloc(24);
-        stat.writeBigUInt64LE(64n, 8);
-        return this.write(statPtr, stat) ? ERRNO.success : ERRNO.fault;
-      },
-      fd_fdstat_set_flags: () => ERRNO.nosys,
-      environ_sizes_get: (countPtr: number, sizePtr: number) => {
-        const entries = Object.entries(this.env.envVars).map(([k, v]) => Buffer.from(`${k}=${v}\0`));
-        const size = entries.reduce((sum, e) => sum + e.length, 0);
-        return this.writeU32(countPtr, entries.length) && this.writeU32(sizePtr, size) ? ERRNO.success : ERRNO.fault;
-      },
-      environ_get: (pointersPtr: number, bufferPtr: number) => {
-        let at = bufferPtr >>> 0;
-        let i = 0;
-        for (const [k, v] of Object.entries(this.env.envVars)) {
-          const entry = Buffer.from(`${k}=${v}\0`);
-          if (!this.writeU32(pointersPtr + i * 4, at) || !this.write(at, entry)) return ERRNO.fault;
-          at += entry.length;
-          i++;
-        }
-        return ERRNO.success;
-      },
-      args_sizes_get: (countPtr: number, sizePtr: number) => (this.writeU32(countPtr, 0) && this.writeU32(sizePtr, 0) ? ERRNO.success : ERRNO.fault),
-      args_get: () => ERRNO.success,
-      clock_time_get: (id: number, _precision: bigint, resultPtr: number) => {
-        if (id === 0) return this.writeU64(resultPtr, this.env.nowNs) ? ERRNO.success : ERRNO.fault;
-        if (id === 1) return this.writeU64(resultPtr, process.hrtime.bigint()) ? ERRNO.success : ERRNO.fault;
-        return ERRNO.notsup;
-      },
-      random_get: (ptr: number, length: number) => {
-        if (length >>> 0 > 65536) return ERRNO.inval;
-        return this.write(ptr, randomFillSync(Buffer.alloc(length >>> 0))) ? ERRNO.success : ERRNO.fault;
-      },
-      // Envoy's proc_exit does not trap: it logs (at trace) and returns to the guest.
-      proc_exit: () => {
-        this.log('trace', 'wasi_unstable proc_exit', this.current ?? 0, 'envoy');
-      },
-      path_open: () => ERRNO.noent,
-      fd_prestat_get: () => ERRNO.badf,
-      fd_prestat_dir_name: () => ERRNO.nosys,
-      sched_yield: () => ERRNO.success,
-      poll_oneoff: (_in: number, _out: number, _subscriptions: number, eventsPtr: number) => (this.writeU32(eventsPtr, 0) ? ERRNO.success : ERRNO.fault),
-    };
-    for (const name of Object.keys(WASI)) if (!functions[name]) throw new Error(`WASI ${name} has no implementation`);
-    return Object.fromEntries(Object.entries(functions).map(([name, fn]) => [`wasi.${name}`, fn]));
   }
 
   private mutateMap(type: number, keyPtr: number, keySize: number, apply: (map: HeaderMap, key: Buffer) => number): number {

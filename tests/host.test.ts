@@ -1,5 +1,6 @@
 // The Envoy-faithful host, verified with a hand-written probe module (no SDK, no filter), against
-// ../shared/ENVOY-FACTS.md. Section numbers refer to that file.
+// the contract in the README's "The Envoy-faithful host" (and, through tests/differential.test.ts,
+// against real Envoy).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EnvoyHost, HostLoadError, mtls, plaintext, tls, type Connection, type RequestOutcome } from '../host/index.js';
@@ -38,7 +39,7 @@ function property(host: EnvoyHost, connection: Connection, path: string, headers
   return { status: report.charCodeAt(0) - 48, mallocs: report.charCodeAt(1) - 48, value: report.slice(3) };
 }
 
-describe('loading a module as Envoy does (§1.1–§1.3, §1.5)', () => {
+describe('loading a module as Envoy does', () => {
   it('refuses a module without an ABI version export', async () => {
     assert.equal(await loadError({ noAbiMarker: true }), 'Missing or unknown Proxy-Wasm ABI version');
   });
@@ -81,7 +82,7 @@ describe('loading a module as Envoy does (§1.1–§1.3, §1.5)', () => {
   });
 });
 
-describe('call order (§1.4)', () => {
+describe('call order', () => {
   it('starts each VM with _initialize, then context create, vm start and configure — canary first, then the worker', async () => {
     const host = await probeHost();
     assert.deepEqual(
@@ -126,7 +127,7 @@ describe('call order (§1.4)', () => {
     assert.equal(host.request({ connection: tls(), headers: { 'x-action': '-' } }).action, 'continued');
   });
   it('leaves the filter out of a worker that refuses what its canary accepted, whatever the failure policy', async () => {
-    // Envoy: the worker gets no plugin handle and PluginConfig::createContext adds no filter (§7).
+    // Envoy: the worker gets no plugin handle and PluginConfig::createContext adds no filter.
     const host = await probeHost({ acceptOnce: true }, { failurePolicy: 'FAIL_CLOSED' });
     host.clearLogs();
     assert.equal(host.configure('second'), true);
@@ -151,7 +152,7 @@ describe('call order (§1.4)', () => {
   });
 });
 
-describe('properties (§2–§4)', () => {
+describe('properties', () => {
   it('answers the certificate digest only for a connection with a client certificate', async () => {
     const host = await probeHost();
     const path = 'connection\0sha256_peer_certificate_digest';
@@ -217,7 +218,7 @@ describe('properties (§2–§4)', () => {
   });
 });
 
-describe('header maps (§5)', () => {
+describe('header maps', () => {
   it('makes request headers unreadable after the request continued (BadArgument)', async () => {
     const host = await probeHost();
     assert.equal(messages(host.request({ connection: tls(), headers: { 'x-action': '-' } }))[3], '20:');
@@ -273,7 +274,7 @@ describe('header maps (§5)', () => {
   });
 });
 
-describe('local replies (§6)', () => {
+describe('local replies', () => {
   it('sends the reply after the callback returns, even if it returned Continue, and skips the upstream', async () => {
     const host = await probeHost();
     let upstreamCalled = false;
@@ -323,7 +324,7 @@ describe('local replies (§6)', () => {
   });
 });
 
-describe('traps and fail policies (§7)', () => {
+describe('traps and fail policies', () => {
   it('fails the VM on a trap, logs the function, and answers 503 wasm_fail_stream from then on', async () => {
     const host = await probeHost();
     const outcome = host.request({ connection: tls(), headers: { 'x-action': 't' } });
