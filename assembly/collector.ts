@@ -1,8 +1,9 @@
 // When garbage is collected. The module runs AssemblyScript's minimal runtime: no shadow stack and
 // no write barriers on every store (the incremental collector's price on every request), and no
 // collection but when the module asks for one — between callbacks, when no object is referenced
-// from the stack alone. A plain request allocates nothing; the requests that do (XFCC, certificates,
-// subjects and SANs compared as text, hosts and paths) report roughly how much, and a collection runs
+// from the stack alone. A plain request allocates nothing, nor does reading its host and path (into
+// buffers kept from request to request); the requests that do (XFCC, certificates, subjects and SANs
+// compared as text) report roughly how much, and a collection runs
 // once that estimate reaches half the heap — so marking the live heap costs, per byte of garbage, a
 // constant — or at once when the heap had to grow regardless. Pure (no host calls).
 

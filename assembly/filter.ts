@@ -4,14 +4,13 @@
 // lives here, and no host call but through abi.ts.
 import { RootContext } from "@solo-io/proxy-runtime/assembly";
 import * as abi from "./abi";
-import * as collector from "./collector";
 import { ByteSource } from "./config/json";
 import { parseConfig } from "./config/parse";
 import { IdentityResult } from "./identity/identity";
 import { DenyLine, LineWriter, LogBudget, logValue } from "./log-lines";
-import { RequestHost, requestHost } from "./policy/authority";
+import { RequestHost } from "./policy/authority";
 import { DENY_REASONS, Reason, Verdict, decide, establish, reasonName } from "./policy/decide";
-import { RequestPath, requestPath } from "./policy/path";
+import { RequestPath } from "./policy/path";
 import { Mode, Policy } from "./policy/policy";
 import { RequestFacts } from "./request-facts";
 
@@ -103,6 +102,8 @@ export class CertAllowlistRoot extends RootContext {
   facts: RequestFacts = new RequestFacts();
   result: IdentityResult = new IdentityResult();
   verdict: Verdict = new Verdict();
+  host: RequestHost = new RequestHost();
+  path: RequestPath = new RequestPath();
   line: LineWriter = new LineWriter();
   denyLine: DenyLine = new DenyLine();
   // Each Reason's name, encoded for the deny line.
@@ -224,15 +225,13 @@ export function onStreamHeaders(root: CertAllowlistRoot): u32 {
   let host = RequestHost.AMBIGUOUS;
   if (policy.needsHost) {
     let authority = facts.authority();
-    host = requestHost(authority.ptr, authority.length);
-    collector.allocated(authority.length);
+    host = root.host.read(authority.ptr, authority.length);
   }
   if (!policy.inScope(host)) return CONTINUE;
   let path = RequestPath.AMBIGUOUS;
   if (policy.needsPath) {
     let raw = facts.path();
-    path = requestPath(raw.ptr, raw.length);
-    collector.allocated(raw.length);
+    path = root.path.read(raw.ptr, raw.length);
   }
   let nowMs: i64 = policy.needsClock ? abi.nowMs() : 0;
   let result = establish(policy, facts, root.result);

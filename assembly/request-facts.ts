@@ -107,7 +107,11 @@ export class RequestFacts extends ConnectionFacts {
   }
 
   xfcc(): Bytes | null {
-    return this.found(this.property(this.xfccValue, XFCC_PATH));
+    let fresh = this.xfccValue.readFor != this.epoch;
+    let value = this.property(this.xfccValue, XFCC_PATH);
+    // Reading the chain makes its identities: strings and objects in proportion to the header.
+    if (fresh && value.found) collector.allocated(value.length);
+    return this.found(value);
   }
 
   // The :authority and :path as the host has them (absent: no bytes).

@@ -40,6 +40,8 @@ export function functionNames(binary: Uint8Array): Map<number, string> {
 export interface Counts {
   mean: number;
   max: number;
+  /** How many requests took more than twice the mean (a collection, say). */
+  overTwiceMean: number;
 }
 
 export class CountingHost {
@@ -81,16 +83,14 @@ export class CountingHost {
   // `count` requests after `warmUp` more: the mean and the largest single request.
   requests(request: LeanRequest, count: number, warmUp: number, check: (outcome: LeanOutcome) => void): Counts {
     for (let i = 0; i < warmUp; i++) check(this.host.send(request));
-    let sum = 0;
-    let max = 0;
+    const spent: number[] = [];
     for (let i = 0; i < count; i++) {
       const before = this.total();
       check(this.host.send(request));
-      const spent = this.total() - before;
-      sum += spent;
-      max = Math.max(max, spent);
+      spent.push(this.total() - before);
     }
-    return { mean: sum / count, max };
+    const mean = spent.reduce((a, b) => a + b, 0) / count;
+    return { mean, max: Math.max(...spent), overTwiceMean: spent.filter((n) => n > 2 * mean).length };
   }
 
   // Per function, the instructions `work` executes divided by `per`, largest first.

@@ -3,7 +3,9 @@
 // XN_FLAG_RFC2253: most specific RDN first, `,+"\<>;` escaped, control and non-ASCII bytes as \XX,
 // unknown string types as #hex), every SAN, the serial as OpenSSL prints it, validity and the SPKI
 // SHA-256 in the base64 form Istio's verifyCertificateSpki takes. A small DER reader of our own
-// reads the names; Node's crypto does the rest.
+// reads the names; Node's crypto does the rest. It is the twin of the filter's own reader
+// (assembly/cert/x509.ts) on purpose: the CLI runs where no filter runs, and each is held to
+// Envoy's and OpenSSL's output by tests, never to each other.
 import { createHash, X509Certificate } from 'node:crypto';
 import { PDA, PILOT, PKCS9, X520 } from '../assembly/cert/attribute-names.js';
 import type { PeerCertificate } from './connection.js';

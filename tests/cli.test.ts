@@ -303,6 +303,15 @@ describe('add', () => {
     assert.deepEqual(config.deny, [{ name: 'acme', cn: '#Acme, Inc. 1 ' }]);
     assert.equal((await cli('check', file)).code, 0);
   });
+  it('takes the client certificate of a bundle, skipping its CA with a note unless --include-ca', async () => {
+    const file = join(dir, 'bundle.json');
+    writeFileSync(file, '{"allow": []}\n');
+    writeFileSync(join(dir, 'client-bundle.pem'), readFileSync(join(dir, 'rsa.crt'), 'utf8') + readFileSync(join(dir, 'ca.crt'), 'utf8'));
+    const { code, err } = await cli('add', join(dir, 'client-bundle.pem'), '--config', file, '--name', 'bundled', '--by', 'cn');
+    assert.equal(code, 0, err);
+    assert.match(err, /skipped the CA certificate CN=CLI test CA/);
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).allow, [{ name: 'bundled', cn: 'batch.acme.example' }]);
+  });
   it('refuses a duplicate name or a certificate already listed, and leaves the file alone', async () => {
     const file = join(dir, 'dup.json');
     writeFileSync(file, '{"allow": []}\n');

@@ -333,12 +333,13 @@ for (const version of ENVOY_VERSIONS) {
           const host = await EnvoyHost.load(module, { ...hostOptions, ...failure });
           assert.ok(host.configure('probe-config'));
           const pair = new Pair(envoy, host);
-          const trap = await pair.run({ as: 'allowed', path: '/', headers: [['x-action', 't']] });
+          const trap = await pair.run({ as: 'allowed', path: '/', headers: [['x-action', 't']], expectErrors: true });
           assert.deepEqual(
             [trap.host.status, trap.host.details, trap.host.upstream],
             [trap.envoy.status, trap.envoy.details, trap.envoy.upstream],
             'the request that trapped',
           );
+          assert.match(trap.exchange.errors.map((line) => line.message).join('\n'), /failed: Uncaught RuntimeError/, 'Envoy logged the trap');
           const next = await pair.run({ as: 'allowed', path: '/', headers: [['x-action', 'a']] });
           assert.deepEqual(
             [next.host.status, next.host.details, next.host.upstream],

@@ -123,10 +123,10 @@ export function hostPatterns(parser: Parser): HostPattern[] | null {
   return patterns;
 }
 
-function pathPrefixes(parser: Parser): string[] | null {
+function pathPrefixes(parser: Parser): ArrayBuffer[] | null {
   let texts = parser.strings();
   if (texts === null) return null;
-  let prefixes = new Array<string>();
+  let prefixes = new Array<ArrayBuffer>();
   for (let i = 0; i < texts.length; i++) {
     let text = texts[i];
     let why = new StaticArray<i32>(1);

@@ -12,14 +12,29 @@
 // the configuration's `hosts`, in scope of none for an allow rule. Pure.
 import { Char, isDigit, lowerAscii } from "../chars";
 
+// The request's host, lower-cased without its port into a buffer it keeps from request to request,
+// or ambiguous.
 export class RequestHost {
-  constructor(
-    // Lower case, without the port; "" when ambiguous.
-    public name: string,
-    public ambiguous: bool,
-  ) {}
+  bytes: Uint8Array = new Uint8Array(0);
+  length: i32 = 0;
+  ambiguous: bool = true;
 
-  static readonly AMBIGUOUS: RequestHost = new RequestHost("", true);
+  static readonly AMBIGUOUS: RequestHost = new RequestHost();
+
+  // Reads an :authority value, `length` bytes at `ptr` as Envoy holds them, into this.
+  read(ptr: usize, length: i32): RequestHost {
+    let end = hostEnd(ptr, length);
+    this.ambiguous = end < 0;
+    this.length = max(end, 0);
+    if (this.bytes.length < this.length) this.bytes = new Uint8Array(max(this.length, this.bytes.length << 1));
+    for (let i = 0; i < this.length; i++) unchecked((this.bytes[i] = <u8>lowerAscii(load<u8>(ptr + <usize>i))));
+    return this;
+  }
+
+  // The host as text (for tests and messages; the filter compares bytes).
+  get name(): string {
+    return String.UTF8.decodeUnsafe(this.bytes.dataStart, <usize>this.length);
+  }
 }
 
 function isNameByte(c: i32): bool {
@@ -49,15 +64,9 @@ function wellFormedName(ptr: usize, start: i32, end: i32): bool {
   return true;
 }
 
-function lowered(ptr: usize, start: i32, end: i32): string {
-  let units = new StaticArray<u16>(end - start);
-  for (let i = start; i < end; i++) unchecked((units[i - start] = <u16>lowerAscii(load<u8>(ptr + <usize>i))));
-  return String.UTF16.decodeUnsafe(changetype<usize>(units), <usize>(end - start) << 1);
-}
-
-// The host of an :authority value: `length` bytes at `ptr`, as Envoy holds them.
-export function requestHost(ptr: usize, length: i32): RequestHost {
-  if (length == 0) return RequestHost.AMBIGUOUS;
+// Where the host of an :authority value ends (before its port), or -1 when it is ambiguous.
+function hostEnd(ptr: usize, length: i32): i32 {
+  if (length == 0) return -1;
   if (load<u8>(ptr) == Char.OpenBracket) {
     let at = 1;
     let colons = 0;
@@ -65,21 +74,34 @@ export function requestHost(ptr: usize, length: i32): RequestHost {
       if (load<u8>(ptr + <usize>at) == Char.Colon) colons++;
       at++;
     }
-    if (at >= length || load<u8>(ptr + <usize>at) != Char.CloseBracket || colons < 2 || !portOrNothing(ptr, at + 1, length)) return RequestHost.AMBIGUOUS;
-    return new RequestHost(lowered(ptr, 0, at + 1), false);
+    if (at >= length || load<u8>(ptr + <usize>at) != Char.CloseBracket || colons < 2 || !portOrNothing(ptr, at + 1, length)) return -1;
+    return at + 1;
   }
   let end = 0;
   while (end < length && isNameByte(lowerAscii(load<u8>(ptr + <usize>end)))) end++;
-  if (!wellFormedName(ptr, 0, end) || !portOrNothing(ptr, end, length)) return RequestHost.AMBIGUOUS;
-  return new RequestHost(lowered(ptr, 0, end), false);
+  if (!wellFormedName(ptr, 0, end) || !portOrNothing(ptr, end, length)) return -1;
+  return end;
+}
+
+// A new RequestHost for an :authority value: `length` bytes at `ptr`.
+export function requestHost(ptr: usize, length: i32): RequestHost {
+  return new RequestHost().read(ptr, length);
+}
+
+// `length` bytes at `ptr`, lower-cased.
+function lowered(ptr: usize, length: i32): ArrayBuffer {
+  let out = new ArrayBuffer(length);
+  for (let i = 0; i < length; i++) store<u8>(changetype<usize>(out) + <usize>i, <u8>lowerAscii(load<u8>(ptr + <usize>i)));
+  return out;
 }
 
 // "payments.example.com" (exactly) or "*.bank.example" (any name ending in ".bank.example").
 export class HostPattern {
   constructor(
-    public exact: string,
-    // ".bank.example" for "*.bank.example"; "" for an exact pattern.
-    public suffix: string,
+    // Lower case; empty for a wildcard.
+    public exact: ArrayBuffer,
+    // ".bank.example" for "*.bank.example"; empty for an exact pattern.
+    public suffix: ArrayBuffer,
   ) {}
 
   // The pattern, or null with the reason in `problem`. Upper case and a trailing dot have one
@@ -104,7 +126,7 @@ export class HostPattern {
         problem.push("expected an IPv6 address in brackets without a port");
         return null;
       }
-      return new HostPattern(host.name, "");
+      return new HostPattern(host.bytes.buffer.slice(0, host.length), new ArrayBuffer(0));
     }
     for (let i = start; i < end; i++) {
       let c = lowerAscii(load<u8>(ptr + <usize>i));
@@ -121,15 +143,18 @@ export class HostPattern {
       problem.push("expected a host name (letters, digits, '-' and '.') or \"*.\" followed by one");
       return null;
     }
-    let name = lowered(ptr, start, end);
-    return wildcard ? new HostPattern("", "." + name) : new HostPattern(name, "");
+    // A wildcard keeps its dot: "*.bank.example" is the suffix ".bank.example".
+    return wildcard ? new HostPattern(new ArrayBuffer(0), lowered(ptr + 1, end - 1)) : new HostPattern(lowered(ptr, end), new ArrayBuffer(0));
   }
 
   // `host` is not ambiguous.
   matches(host: RequestHost): bool {
-    let name = host.name;
-    if (this.suffix.length == 0) return name == this.exact;
-    return name.length > this.suffix.length && name.endsWith(this.suffix);
+    let suffix = this.suffix.byteLength;
+    if (suffix == 0) {
+      let exact = this.exact.byteLength;
+      return host.length == exact && memory.compare(host.bytes.dataStart, changetype<usize>(this.exact), <usize>exact) == 0;
+    }
+    return host.length > suffix && memory.compare(host.bytes.dataStart + <usize>(host.length - suffix), changetype<usize>(this.suffix), <usize>suffix) == 0;
   }
 }
 

@@ -12,15 +12,39 @@
 import { Char, isControl } from "../chars";
 import { hexDigit, isUtf8 } from "../text";
 
+// The request's path, decoded into a buffer it keeps from request to request (a request allocates
+// nothing for it once the buffer is large enough), or ambiguous.
 export class RequestPath {
-  constructor(
-    // Without the query, escapes of ordinary characters decoded; "" when ambiguous.
-    public path: string,
-    public ambiguous: bool,
-  ) {}
+  // Without the query, escapes of ordinary characters decoded: bytes[0, length). Empty when ambiguous.
+  bytes: Uint8Array = new Uint8Array(0);
+  length: i32 = 0;
+  ambiguous: bool = true;
 
-  static readonly AMBIGUOUS: RequestPath = new RequestPath("", true);
+  static readonly AMBIGUOUS: RequestPath = new RequestPath();
+
+  // Reads a :path value, `length` bytes at `ptr` as Envoy holds them, into this.
+  read(ptr: usize, length: i32): RequestPath {
+    let end = length;
+    for (let i = 0; i < end; i++) {
+      if (load<u8>(ptr + <usize>i) == Char.Question) {
+        end = i;
+        break;
+      }
+    }
+    if (this.bytes.length < end) this.bytes = new Uint8Array(max(end, this.bytes.length << 1));
+    this.ambiguous = readPath(ptr, end, this.bytes, SIZE) != Ambiguity.None;
+    this.length = this.ambiguous ? 0 : unchecked(SIZE[0]);
+    return this;
+  }
+
+  // The decoded path as text (for tests and messages; the filter compares bytes).
+  get path(): string {
+    return String.UTF8.decodeUnsafe(this.bytes.dataStart, <usize>this.length);
+  }
 }
+
+// readPath's decoded length: a scratch cell, read right after each call.
+const SIZE = new StaticArray<i32>(1);
 
 // Bytes whose escaped form some reader decodes and another does not, to a different meaning.
 function meaningful(c: i32): bool {
@@ -103,48 +127,36 @@ function readPath(ptr: usize, end: i32, out: Uint8Array, size: StaticArray<i32>)
   return Ambiguity.None;
 }
 
-function decoded(ptr: usize, end: i32, ambiguity: StaticArray<i32>): string | null {
-  let out = new Uint8Array(end);
-  let size = new StaticArray<i32>(1);
-  let why = readPath(ptr, end, out, size);
-  unchecked((ambiguity[0] = <i32>why));
-  return why == Ambiguity.None ? String.UTF8.decodeUnsafe(out.dataStart, <usize>unchecked(size[0])) : null;
-}
-
-// The path of a :path value: `length` bytes at `ptr`, as Envoy holds them.
+// A new RequestPath for a :path value: `length` bytes at `ptr`.
 export function requestPath(ptr: usize, length: i32): RequestPath {
-  let end = length;
-  for (let i = 0; i < end; i++) {
-    if (load<u8>(ptr + <usize>i) == Char.Question) {
-      end = i;
-      break;
-    }
-  }
-  let path = decoded(ptr, end, new StaticArray<i32>(1));
-  return path === null ? RequestPath.AMBIGUOUS : new RequestPath(path, false);
+  return new RequestPath().read(ptr, length);
 }
 
 // A configured prefix: written as a request spells it, and unambiguous by the same rules. Its decoded
-// form, or null with the ambiguity in `why[0]`.
-export function pathPrefix(text: string, why: StaticArray<i32>): string | null {
+// bytes, or null with the ambiguity in `why[0]`.
+export function pathPrefix(text: string, why: StaticArray<i32>): ArrayBuffer | null {
   let bytes = String.UTF8.encode(text);
-  return decoded(changetype<usize>(bytes), bytes.byteLength, why);
+  let out = new Uint8Array(bytes.byteLength);
+  let ambiguity = readPath(changetype<usize>(bytes), bytes.byteLength, out, SIZE);
+  unchecked((why[0] = <i32>ambiguity));
+  return ambiguity == Ambiguity.None ? out.buffer.slice(0, unchecked(SIZE[0])) : null;
 }
 
 // A prefix matches whole segments: "/ledger" matches "/ledger" and "/ledger/x", never "/ledgers";
-// "/ledger/" matches what is below it.
-export function pathHasPrefix(path: string, prefix: string): bool {
-  if (!path.startsWith(prefix)) return false;
-  if (path.length == prefix.length || prefix.endsWith("/")) return true;
-  return path.charCodeAt(prefix.length) == Char.Slash;
+// "/ledger/" matches what is below it. `path` is not ambiguous.
+export function pathHasPrefix(path: RequestPath, prefix: ArrayBuffer): bool {
+  let n = prefix.byteLength;
+  if (path.length < n || memory.compare(path.bytes.dataStart, changetype<usize>(prefix), <usize>n) != 0) return false;
+  if (path.length == n || (n > 0 && load<u8>(changetype<usize>(prefix) + <usize>(n - 1)) == Char.Slash)) return true;
+  return unchecked(path.bytes[n]) == Char.Slash;
 }
 
 // Whether the request is inside one of the prefixes: an ambiguous path is inside all of them for a
 // deny rule, inside none for an allow rule.
-export function pathInScope(prefixes: string[], path: RequestPath, ambiguousInside: bool): bool {
+export function pathInScope(prefixes: ArrayBuffer[], path: RequestPath, ambiguousInside: bool): bool {
   if (path.ambiguous) return ambiguousInside;
   for (let i = 0; i < prefixes.length; i++) {
-    if (pathHasPrefix(path.path, prefixes[i])) return true;
+    if (pathHasPrefix(path, unchecked(prefixes[i]))) return true;
   }
   return false;
 }

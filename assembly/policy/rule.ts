@@ -152,7 +152,7 @@ export const NO_END: i64 = i64.MAX_VALUE;
 export class Rule {
   matcher: Matcher = new Matcher();
   hosts: HostPattern[] | null = null;
-  paths: string[] | null = null;
+  paths: ArrayBuffer[] | null = null;
   notBefore: i64 = NO_START;
   notAfter: i64 = NO_END;
 

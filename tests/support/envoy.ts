@@ -2,6 +2,7 @@
 // one call per request that returns everything a test may want to compare — the response, Envoy's
 // access log record (response details, and the :authority, :path and XFCC the filter was handed), what
 // the upstream received, and the filter's log lines for that request as Envoy printed them.
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type EchoedRequest, startEchoUpstream } from '../../demo/upstream.js';
@@ -49,6 +50,8 @@ export interface TestRequest extends Omit<HttpRequest, 'port' | 'ca' | 'client'>
   plaintextListener?: string;
   /** Send to this proxy in front (the gateway before a sidecar), and observe this one. */
   via?: TestProxy;
+  /** The test expects Envoy to log at error level during this request; otherwise any such line fails it. */
+  expectErrors?: boolean;
 }
 
 const WASM_PREFIX = /^wasm log(?: [^:]*)?: /;
@@ -117,7 +120,7 @@ export class TestProxy {
     const id = randomUUID();
     const from = this.envoy.lines.length;
     const port = request.via ? request.via.proxy.port : request.plaintextListener ? await this.envoy.port(request.plaintextListener) : this.proxy.port;
-    const { via: _via, ...http } = request;
+    const { via: _via, expectErrors: _expect, ...http } = request;
     const response = await send({
       ...http,
       port,
@@ -127,13 +130,18 @@ export class TestProxy {
     });
     const access = response.status === 0 ? null : await this.accessRecord(id, from);
     const lines = this.envoy.logSince(from);
-    return {
-      response,
-      access,
-      upstream: this.received.get(id),
-      filterLog: filterLines(lines),
-      errors: lines.filter((line) => line.level === 'error' || line.level === 'critical'),
-    };
+    const errors = lines.filter((line) => line.level === 'error' || line.level === 'critical');
+    // Every test checks, without writing it, that Envoy logged nothing at error level: a trap, a
+    // refused call, a filter error line. A test that expects one says so.
+    if (errors.length > 0 && !request.expectErrors) {
+      throw new assert.AssertionError({
+        message: `Envoy logged at error level during ${request.path ?? '/'}:\n${errors.map((line) => line.message).join('\n')}`,
+        actual: errors.length,
+        expected: 0,
+        operator: '===',
+      });
+    }
+    return { response, access, upstream: this.received.get(id), filterLog: filterLines(lines), errors };
   }
 
   // The access log line of request `id` (gateway.yaml writes it to stderr, after the filter's lines).
