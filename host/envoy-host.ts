@@ -1,7 +1,7 @@
 // An Envoy-faithful proxy-wasm host for one worker thread: loads a module the way Envoy does
 // (import/export checks, start functions, a canary VM per configuration), runs HTTP streams through
 // the filter with Envoy's call order and local-reply rules, and applies the fail policy after a trap.
-// The contract is the README's "The Envoy-faithful host"; tests/differential.test.ts holds it to real Envoy.
+// The contract is docs/host-contract.md; tests/differential.test.ts holds it to real Envoy.
 import { readFile } from 'node:fs/promises';
 import { ABI_MARKERS, BufferType, EXPORT_SIGNATURES, LOG_LEVELS, WASI, WASI_MODULES, envImports, type AbiVersion, type LogLevel } from './abi.js';
 import { formatFuncType, readModuleShape, sameFuncType, type ModuleShape } from './wasm-binary.js';

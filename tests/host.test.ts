@@ -1,6 +1,5 @@
 // The Envoy-faithful host, verified with a hand-written probe module (no SDK, no filter), against
-// the contract in the README's "The Envoy-faithful host" (and, through tests/differential.test.ts,
-// against real Envoy).
+// the contract in docs/host-contract.md (and, through tests/differential.test.ts, against real Envoy).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EnvoyHost, HostLoadError, mtls, plaintext, tls, type Connection, type RequestOutcome } from '../host/index.js';
