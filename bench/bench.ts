@@ -10,8 +10,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import wabtInit from 'wabt';
 import { CountingHost } from './count.js';
+import { floorModule } from './floor.js';
 import { LeanHost, type LeanOutcome } from './lean-host.js';
 import { ROOT, type Scenario, fingerprints, leanOf, scenarios } from './scenarios.js';
 
@@ -30,14 +30,6 @@ function namedBuild(): Uint8Array {
   mkdirSync(join(ROOT, 'build/bench'), { recursive: true });
   execFileSync(join(ROOT, 'node_modules/.bin/asc'), ['assembly/index.ts', '--target', 'release', '--debug', '-o', NAMED], { cwd: ROOT, stdio: 'inherit' });
   return readFileSync(NAMED);
-}
-
-async function floorModule(): Promise<Uint8Array> {
-  const wabt = await wabtInit();
-  const module = wabt.parseWat('floor.wat', readFileSync(join(ROOT, 'bench/floor.wat'), 'utf8'));
-  const binary = new Uint8Array(module.toBinary({}).buffer);
-  module.destroy();
-  return binary;
 }
 
 function checker(scenario: Scenario): (outcome: LeanOutcome) => void {

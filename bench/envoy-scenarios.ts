@@ -15,6 +15,7 @@ import { EnvoyProxy } from '../envoy/proxy.js';
 import { type EnvoyConfig, render } from '../envoy/render.js';
 import { certificateFacts, peerCertificate } from '../host/certificate.js';
 import { SIDECAR_DETAILS, xfccElement } from '../host/xfcc.js';
+import { floorModuleFile } from './floor.js';
 import { ROOT, digest, rules } from './scenarios.js';
 
 export const MODULE = join(ROOT, 'build/cert-allowlist.wasm');
@@ -22,6 +23,7 @@ export const HOST = 'payments.example.com';
 
 export type Filter =
   | { kind: 'none' }
+  | { kind: 'wasm-floor' }
   | { kind: 'cert-allowlist'; configuration: string }
   | { kind: 'rbac'; principals: string[] }
   | { kind: 'lua'; digests: string[] };
@@ -62,6 +64,13 @@ export function envoyScenarios(): EnvoyScenario[] {
   const principals = (count: number) => Array.from({ length: count }, (_, i) => (i === count - 1 ? principal : `spiffe://bench.local/ns/x/sa/client-${i}`));
   return [
     { name: 'no filter', note: 'the floor: TLS, HTTP/2 and a direct response', client: 'allowed', filter: { kind: 'none' }, status: 200 },
+    {
+      name: 'a wasm filter that only reads',
+      note: 'bench/floor.wat: reads the digest, :authority and :path, continues — what Envoy charges any wasm filter',
+      client: 'allowed',
+      filter: { kind: 'wasm-floor' },
+      status: 200,
+    },
     ...[1, 10_000, 100_000].map((count) => ({
       name: `cert-allowlist, ${rules(count)}, allowed`,
       note: 'connection mode',
@@ -160,7 +169,12 @@ export class Pair {
       upstreamPort: 9,
       host: HOST,
       logLevel,
-      plugin: filter.kind === 'cert-allowlist' ? { module: MODULE, configuration: filter.configuration } : undefined,
+      plugin:
+        filter.kind === 'cert-allowlist'
+          ? { module: MODULE, configuration: filter.configuration }
+          : filter.kind === 'wasm-floor'
+            ? { module: await floorModuleFile(), configuration: '{}' }
+            : undefined,
       adjust: adjustGateway(scenario),
     });
     if (!gateway.started.accepted) throw new Error(`${scenario.name}: the gateway refused its configuration: ${gateway.envoy.tail(20)}`);

@@ -20,7 +20,17 @@ interface BenchReport {
 interface EnvoyReport {
   machine: string;
   method: string;
-  rows: { name: string; note: string; requests: number; rps: number; p50Us: number; p99Us: number; cpuUs: number; addedUs: number }[];
+  rows: {
+    name: string;
+    note: string;
+    requests: number;
+    rps: number;
+    p50Us: number;
+    p99Us: number;
+    cpuUs: number;
+    addedUs: number;
+    addedRangeUs: [number, number];
+  }[];
 }
 
 const number = (n: number) => Math.round(n).toLocaleString('en');
@@ -49,11 +59,11 @@ function envoyTable(report: EnvoyReport): string {
   return [
     `Measured by \`npm run bench:envoy\` on ${report.machine}; ${report.method}.`,
     '',
-    '| scenario | requests | requests/s | p50 µs | p99 µs | gateway CPU µs/request | added over no filter | what |',
+    '| scenario | requests | requests/s | p50 µs | p99 µs | gateway CPU µs/request | added over no filter (range over rounds) | what |',
     '|---|---:|---:|---:|---:|---:|---:|---|',
     ...report.rows.map(
       (r, i) =>
-        `| ${r.name} | ${number(r.requests)} | ${number(r.rps)} | ${number(r.p50Us)} | ${number(r.p99Us)} | ${r.cpuUs.toFixed(1)} | ${i === 0 ? '' : r.addedUs.toFixed(1)} | ${r.note} |`,
+        `| ${r.name} | ${number(r.requests)} | ${number(r.rps)} | ${number(r.p50Us)} | ${number(r.p99Us)} | ${r.cpuUs.toFixed(1)} | ${i === 0 ? '' : `${r.addedUs.toFixed(1)} (${r.addedRangeUs[0].toFixed(1)} to ${r.addedRangeUs[1].toFixed(1)})`} | ${r.note} |`,
     ),
   ].join('\n');
 }
