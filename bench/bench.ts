@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CountingHost } from './count.js';
 import { floorModule } from './floor.js';
+import { requestsTable } from './readme.js';
 import { LeanHost, type LeanOutcome } from './lean-host.js';
 import { ROOT, type Scenario, fingerprints, leanOf, scenarios } from './scenarios.js';
 
@@ -159,21 +160,7 @@ async function main(): Promise<void> {
   mkdirSync(join(ROOT, 'build'), { recursive: true });
   writeFileSync(join(ROOT, 'build/bench.json'), `${JSON.stringify(report, null, 2)}\n`);
 
-  console.log(`\n${report.machine}; ${report.method}\n`);
-  console.log('| scenario | instructions | largest | floor | ns | floor ns | what |');
-  console.log('|---|---:|---:|---:|---:|---:|---|');
-  for (const r of rows) {
-    console.log(
-      `| ${r.name} | ${Math.round(r.instructions).toLocaleString('en')} | ${r.maxInstructions.toLocaleString('en')} | ${Math.round(r.floorInstructions)} | ${Math.round(r.ns)} | ${Math.round(r.floorNs)} | ${r.note} |`,
-    );
-  }
-  console.log('\n| configure | instructions per rule | ms | linear memory per rule |\n|---|---:|---:|---:|');
-  for (const c of configure) {
-    console.log(
-      `| ${c.rules.toLocaleString('en')} sha256 rules | ${Math.round(c.instructionsPerRule).toLocaleString('en')} | ${Math.round(c.ms)} | ${Math.round(c.bytesPerRule)} B |`,
-    );
-  }
-  console.log(`\nmodule: ${report.module.bytes.toLocaleString('en')} bytes, ${report.module.gzipBytes.toLocaleString('en')} gzipped`);
+  console.log(`\n${requestsTable(report)}`);
   if (process.argv.includes('--functions')) {
     for (const r of rows) {
       console.log(`\n${r.name}:`);

@@ -1,4 +1,5 @@
 // Counts the instructions a module executes, per request and per function, through the lean host.
+import { WasmCursor } from '../host/wasm-binary.js';
 import { instrument } from './instrument.js';
 import { LeanHost, type LeanOutcome, type LeanRequest } from './lean-host.js';
 
@@ -8,31 +9,18 @@ export function functionNames(binary: Uint8Array): Map<number, string> {
   const module = new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>);
   const section = WebAssembly.Module.customSections(module, 'name')[0];
   if (!section) return names;
-  const bytes = new Uint8Array(section);
-  let pos = 0;
-  const u32 = () => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[pos++];
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7;
-    }
-  };
-  while (pos < bytes.length) {
-    const id = bytes[pos++];
-    const size = u32();
-    const end = pos + size;
+  const r = new WasmCursor(new Uint8Array(section));
+  while (r.pos < r.end) {
+    const id = r.byte();
+    const end = r.u32() + r.pos;
+    // Subsection 1: function names.
     if (id === 1) {
-      for (let n = u32(); n > 0; n--) {
-        const index = u32();
-        const length = u32();
-        names.set(index, new TextDecoder().decode(bytes.subarray(pos, pos + length)));
-        pos += length;
+      for (let n = r.u32(); n > 0; n--) {
+        const index = r.u32();
+        names.set(index, r.name());
       }
     }
-    pos = end;
+    r.pos = end;
   }
   return names;
 }

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NEWEST_ENVOY } from '../envoy/install.js';
+import { envoyTable } from './readme.js';
 import { CLOCK_TICKS, type EnvoyScenario, Pair, envoyScenarios } from './envoy-scenarios.js';
 import { ROOT } from './scenarios.js';
 
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
       p99Us: median(runs.map((r) => r.p99Us)),
       cpuUs: median(runs.map((r) => r.cpuUs)),
       addedUs: median(added),
-      addedRangeUs: [Math.min(...added), Math.max(...added)],
+      addedRangeUs: [Math.min(...added), Math.max(...added)] as [number, number],
     };
   });
   const report = {
@@ -125,14 +126,7 @@ async function main(): Promise<void> {
     rows,
   };
   writeFileSync(join(ROOT, 'build/bench-envoy.json'), `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\n${report.machine}; ${report.method}\n`);
-  console.log('| scenario | requests/s | p50 µs | p99 µs | gateway CPU µs/request | added over no filter | what |');
-  console.log('|---|---:|---:|---:|---:|---:|---|');
-  for (const r of rows) {
-    console.log(
-      `| ${r.name} | ${Math.round(r.rps).toLocaleString('en')} | ${Math.round(r.p50Us)} | ${Math.round(r.p99Us)} | ${r.cpuUs.toFixed(1)} | ${r === rows[0] ? '' : `${r.addedUs.toFixed(1)} (${r.addedRangeUs[0].toFixed(1)} to ${r.addedRangeUs[1].toFixed(1)})`} | ${r.note} |`,
-    );
-  }
+  console.log(`\n${envoyTable(report)}`);
   console.log('\nwritten to build/bench-envoy.json; npm run bench:readme puts the table in README.md');
 }
 

@@ -5,46 +5,9 @@
 // inserted code is not counted. Covers the features AssemblyScript emits by default (MVP,
 // sign-extension, non-trapping float-to-int, bulk memory, mutable globals); anything else is refused.
 
+import { WasmCursor } from '../host/wasm-binary.js';
+
 export class InstrumentError extends Error {}
-
-class Reader {
-  pos: number;
-  constructor(
-    readonly bytes: Uint8Array,
-    start = 0,
-    readonly end = bytes.length,
-  ) {
-    this.pos = start;
-  }
-
-  byte(): number {
-    if (this.pos >= this.end) throw new InstrumentError(`unexpected end at byte ${this.pos}`);
-    return this.bytes[this.pos++];
-  }
-
-  u32(): number {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      const b = this.byte();
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7;
-    }
-  }
-
-  // A signed LEB128 of any width, skipped.
-  skipLeb(): void {
-    while (this.byte() & 0x80);
-  }
-
-  name(): string {
-    const length = this.u32();
-    const text = new TextDecoder().decode(this.bytes.subarray(this.pos, this.pos + length));
-    this.pos += length;
-    return text;
-  }
-}
 
 function u32Leb(value: number): number[] {
   const out: number[] = [];
@@ -111,7 +74,7 @@ class Builder {
 }
 
 // Skips one instruction's immediates; returns whether the instruction ends a straight-line segment.
-function skipImmediates(op: number, r: Reader): boolean {
+function skipImmediates(op: number, r: WasmCursor): boolean {
   switch (op) {
     case 0x00: // unreachable
     case 0x0f: // return
@@ -203,7 +166,7 @@ export function instrument(binary: Uint8Array): InstrumentedModule {
   const sections: { id: number; start: number; end: number }[] = [];
   let pos = 8;
   while (pos < binary.length) {
-    const r = new Reader(binary, pos);
+    const r = new WasmCursor(binary, pos);
     const id = r.byte();
     const size = r.u32();
     sections.push({ id, start: r.pos, end: r.pos + size });
@@ -214,7 +177,7 @@ export function instrument(binary: Uint8Array): InstrumentedModule {
   let definedGlobals = 0;
   let defined = 0;
   for (const s of sections) {
-    const r = new Reader(binary, s.start, s.end);
+    const r = new WasmCursor(binary, s.start, s.end);
     if (s.id === 2) {
       for (let n = r.u32(); n > 0; n--) {
         r.name();
@@ -249,7 +212,7 @@ export function instrument(binary: Uint8Array): InstrumentedModule {
     out.sized(content);
   };
   let wroteGlobals = false;
-  const globals = (existing: Reader | null): void => {
+  const globals = (existing: WasmCursor | null): void => {
     const body = new Builder();
     body.push(...u32Leb(definedGlobals + defined));
     if (existing) {
@@ -261,7 +224,7 @@ export function instrument(binary: Uint8Array): InstrumentedModule {
     wroteGlobals = true;
   };
   for (const s of sections) {
-    const r = new Reader(binary, s.start, s.end);
+    const r = new WasmCursor(binary, s.start, s.end);
     // The global section comes before exports: add one if the module has none.
     if (!wroteGlobals && s.id > 6) globals(null);
     if (s.id === 6) {
@@ -284,7 +247,7 @@ export function instrument(binary: Uint8Array): InstrumentedModule {
       body.push(...u32Leb(count));
       for (let f = 0; f < count; f++) {
         const size = r.u32();
-        body.sized(countedBody(new Reader(binary, r.pos, r.pos + size), firstCounter + f));
+        body.sized(countedBody(new WasmCursor(binary, r.pos, r.pos + size), firstCounter + f));
         r.pos += size;
       }
       writeSection(10, body);
@@ -298,7 +261,7 @@ export function instrument(binary: Uint8Array): InstrumentedModule {
 }
 
 // One function body with a counter update at the start of every segment.
-function countedBody(r: Reader, counter: number): Builder {
+function countedBody(r: WasmCursor, counter: number): Builder {
   const out = new Builder();
   const localsStart = r.pos;
   for (let n = r.u32(); n > 0; n--) {

@@ -9,7 +9,7 @@ import { ROOT } from './scenarios.js';
 
 export const README = join(ROOT, 'README.md');
 
-interface BenchReport {
+export interface BenchReport {
   machine: string;
   method: string;
   requests: { name: string; note: string; instructions: number; maxInstructions: number; floorInstructions: number; ns: number; floorNs: number }[];
@@ -17,7 +17,7 @@ interface BenchReport {
   module: { bytes: number; gzipBytes: number };
 }
 
-interface EnvoyReport {
+export interface EnvoyReport {
   machine: string;
   method: string;
   rows: {
@@ -35,7 +35,8 @@ interface EnvoyReport {
 
 const number = (n: number) => Math.round(n).toLocaleString('en');
 
-function requestsTable(report: BenchReport): string {
+/** The per-request and per-rule tables, as npm run bench prints them and the README shows them. */
+export function requestsTable(report: BenchReport): string {
   const lines = [
     `Measured by \`npm run bench\` on ${report.machine}; ${report.method}.`,
     '',
@@ -55,7 +56,8 @@ function requestsTable(report: BenchReport): string {
   return lines.join('\n');
 }
 
-function envoyTable(report: EnvoyReport): string {
+/** The real-Envoy table, as npm run bench:envoy prints it and the README shows it. */
+export function envoyTable(report: EnvoyReport): string {
   return [
     `Measured by \`npm run bench:envoy\` on ${report.machine}; ${report.method}.`,
     '',

@@ -6,6 +6,7 @@ import { type EnvoyHost, mtls } from '../host/index.js';
 import { xfccElement } from '../host/xfcc.js';
 import { type CertificateFacts, peerCertificate } from '../host/certificate.js';
 import { CliError, loadFilter } from './filter.js';
+import { CERTIFICATE_VALUES } from './rule-for.js';
 
 export interface RuleReason {
   list: 'allow' | 'deny';
@@ -32,21 +33,6 @@ type Config = Record<string, unknown> & { allow?: Rule[]; deny?: Rule[]; identit
 const EXPLAIN_HEADER = 'x-cert-allowlist-explain';
 const SCOPE = ['hosts', 'paths', 'notBefore', 'notAfter'];
 const ITEMISED = 200;
-// What the certificate has, for each matcher field.
-const HAS: Record<string, (c: CertificateFacts) => unknown> = {
-  sha256: (c) => c.sha256,
-  spki: (c) => c.spkiSha256,
-  subject: (c) => c.subject,
-  cn: (c) => c.cn,
-  uriSan: (c) => c.uriSans,
-  uriSanPrefix: (c) => c.uriSans,
-  dnsSan: (c) => c.dnsSans,
-  emailSan: (c) => c.emailSans,
-  ipSan: (c) => c.ipSans,
-  serial: (c) => c.serial,
-  issuer: (c) => c.issuer,
-};
-
 class Judge {
   constructor(
     private readonly filter: EnvoyHost,
@@ -75,8 +61,8 @@ class Judge {
   why(list: 'allow' | 'deny', rule: Rule): string {
     const identity = Object.fromEntries(Object.entries(rule).filter(([key]) => !SCOPE.includes(key)));
     if (!this.matches(list, identity as Rule)) {
-      const fields = Object.keys(identity).filter((key) => key in HAS);
-      return `a different ${fields.join(' and ')} (the certificate has ${fields.map((f) => JSON.stringify(HAS[f](this.certificate))).join(' and ')})`;
+      const fields = Object.keys(identity).filter((key) => key in CERTIFICATE_VALUES);
+      return `a different ${fields.join(' and ')} (the certificate has ${fields.map((f) => JSON.stringify(CERTIFICATE_VALUES[f](this.certificate))).join(' and ')})`;
     }
     const only = (key: string) => ({ ...identity, [key]: rule[key] }) as Rule;
     if (rule.hosts && !this.matches(list, only('hosts'))) return `the host ${JSON.stringify(this.host)} is not inside its hosts ${JSON.stringify(rule.hosts)}`;

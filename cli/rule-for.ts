@@ -21,7 +21,20 @@ export interface RuleOptions {
   notAfter?: string;
 }
 
-const SANS = { uriSan: 'uriSans', dnsSan: 'dnsSans', emailSan: 'emailSans', ipSan: 'ipSans' } as const;
+/** What a certificate has for each field a rule can match on (every SAN of a kind, for SANs). */
+export const CERTIFICATE_VALUES: Record<string, (c: CertificateFacts) => string | string[] | null> = {
+  sha256: (c) => c.sha256,
+  spki: (c) => c.spkiSha256,
+  subject: (c) => c.subject,
+  cn: (c) => c.cn,
+  serial: (c) => c.serial,
+  issuer: (c) => c.issuer,
+  uriSan: (c) => c.uriSans,
+  uriSanPrefix: (c) => c.uriSans,
+  dnsSan: (c) => c.dnsSans,
+  emailSan: (c) => c.emailSans,
+  ipSan: (c) => c.ipSans,
+};
 const KIND = { uriSan: 'URI', dnsSan: 'DNS', emailSan: 'email', ipSan: 'IP' } as const;
 
 function scoped(rule: Rule, options: RuleOptions): Rule {
@@ -48,7 +61,7 @@ export function rulesFor(name: string, certificate: CertificateFacts, options: R
     return [scoped({ name, uriSanPrefix: options.prefix }, options)];
   }
   if (by === 'uriSan' || by === 'dnsSan' || by === 'emailSan' || by === 'ipSan') {
-    const values = certificate[SANS[by]];
+    const values = CERTIFICATE_VALUES[by](certificate) as string[];
     if (values.length === 0) throw new CliError(`${name}: the certificate has no ${KIND[by]} SAN`);
     if (options.san !== undefined) {
       if (!values.includes(options.san))
@@ -61,7 +74,7 @@ export function rulesFor(name: string, certificate: CertificateFacts, options: R
       `${name}: the certificate has ${values.length} ${KIND[by]} SANs (${values.map((v) => JSON.stringify(v)).join(', ')}): choose one with --san, or --each-san for a rule per SAN`,
     );
   }
-  const value = by === 'sha256' ? certificate.sha256 : by === 'spki' ? certificate.spkiSha256 : by === 'subject' ? certificate.subject : certificate.cn;
+  const value = CERTIFICATE_VALUES[by](certificate) as string | null;
   if (!value)
     throw new CliError(`${name}: the certificate has no ${by} to match on${by === 'cn' ? ' (a rule by cn needs a subject with exactly one CN)' : ''}`);
   return [scoped({ name, [by]: value }, options)];

@@ -111,7 +111,8 @@ export function issueClient(dir: string, client: ClientSpec): void {
   issue(dir, client.name, client.subject, extensions, client.issuer ?? 'ca');
 }
 
-function authority(dir: string, name: string, subject: string): void {
+/** Makes a CA, `<name>.crt` and `<name>.key` in `dir`; the subject as openssl's -subj takes it, UTF-8. */
+export function authority(dir: string, name: string, subject: string, days = 3650): void {
   openssl(dir, [
     'req',
     '-x509',
@@ -125,7 +126,8 @@ function authority(dir: string, name: string, subject: string): void {
     '-out',
     `${name}.crt`,
     '-days',
-    '3650',
+    String(days),
+    '-utf8',
     '-subj',
     subject,
     '-addext',

@@ -43,15 +43,20 @@ const KINDS: ExternKind[] = ['function', 'table', 'memory', 'global'];
 
 export class WasmFormatError extends Error {}
 
-class Cursor {
-  pos = 0;
+/** A reader of WebAssembly's binary encoding over bytes [start, end): the host's import check, the
+ * benchmark's instrumenter and its name-section reader all read modules through it. */
+export class WasmCursor {
+  pos: number;
   constructor(
-    private readonly bytes: Uint8Array,
-    private readonly end = bytes.length,
-  ) {}
+    readonly bytes: Uint8Array,
+    start = 0,
+    readonly end = bytes.length,
+  ) {
+    this.pos = start;
+  }
 
   byte(): number {
-    if (this.pos >= this.end) throw new WasmFormatError('unexpected end of section');
+    if (this.pos >= this.end) throw new WasmFormatError(`unexpected end at byte ${this.pos}`);
     return this.bytes[this.pos++];
   }
 
@@ -65,6 +70,11 @@ class Cursor {
       shift += 7;
       if (shift > 35) throw new WasmFormatError('LEB128 value too long');
     }
+  }
+
+  /** A signed LEB128 of any width, skipped. */
+  skipLeb(): void {
+    while (this.byte() & 0x80);
   }
 
   name(): string {
@@ -107,15 +117,13 @@ export function readModuleShape(bytes: Uint8Array): ModuleShape {
   const rawExports: { name: string; kind: ExternKind; index: number }[] = [];
   let pos = 8;
   while (pos < bytes.length) {
-    const header = new Cursor(bytes);
-    header.pos = pos;
+    const header = new WasmCursor(bytes, pos);
     const id = header.byte();
     const size = header.u32();
     const start = header.pos;
     const end = start + size;
     if (end > bytes.length) throw new WasmFormatError(`section ${id} runs past the end of the module`);
-    const c = new Cursor(bytes, end);
-    c.pos = start;
+    const c = new WasmCursor(bytes, start, end);
     if (id === 1) {
       for (let n = c.u32(); n > 0; n--) {
         const form = c.byte();

@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { EnvoyHost, mtls, type HostOptions } from '../host/index.js';
 import { xfccElement } from '../host/xfcc.js';
 import { certificateFacts, peerCertificate, type CertificateFacts } from '../host/certificate.js';
+import { authority } from '../demo/pki.js';
 
 const MODULE = new URL('../build/cert-allowlist.wasm', import.meta.url).pathname;
 let dir: string;
@@ -90,23 +91,7 @@ function issueBy(ca: string, name: string, key: string, subject: string, serial:
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'cert-allowlist-cert-'));
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '30',
-    '-subj',
-    '/CN=ca',
-  ]);
+  authority(dir, 'ca', '/CN=ca', 30);
   openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', 'rsa.key']);
   openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', 'ec.key']);
   openssl(['genpkey', '-algorithm', 'ED25519', '-out', 'ed.key']);
@@ -115,24 +100,7 @@ before(() => {
   issue('ecdsa', 'ec.key', ['email:one@bank.example', 'IP:192.168.1.7'], '3');
   issue('ed25519', 'ed.key', ['DNS:ed.bank.example'], '4');
   // An issuer whose name needs every RFC 2253 escape, UTF-8 and a multi-valued RDN.
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    'odd-ca.key',
-    '-out',
-    'odd-ca.crt',
-    '-days',
-    '30',
-    '-utf8',
-    '-subj',
-    '/C=DE/O=Bänk\\, "Quote" <x>;y\\+z+OU=Zürich/CN=#Odd CA ',
-  ]);
+  authority(dir, 'odd-ca', '/C=DE/O=Bänk\\, "Quote" <x>;y\\+z+OU=Zürich/CN=#Odd CA ', 30);
   issueBy('odd-ca', 'high-serial', 'ec.key', '/CN=high', '0xfedcba98765432100123456789abcdef00112233');
 });
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { main } from '../cli/main.js';
+import { authority } from '../demo/pki.js';
 
 let dir: string;
 
@@ -51,25 +52,7 @@ const CERTS: Made[] = [
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'cert-allowlist-cli-'));
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '3650',
-    '-subj',
-    '/CN=CLI test CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-  ]);
+  authority(dir, 'ca', '/CN=CLI test CA');
   for (const c of CERTS) {
     const key = c.key === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] : ['-newkey', c.key];
     openssl(['req', '-new', ...key, '-nodes', '-keyout', `${c.name}.key`, '-out', `${c.name}.csr`, '-subj', c.subject, '-utf8']);
