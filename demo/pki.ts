@@ -65,25 +65,13 @@ function configValue(value: string): string {
   return `"${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
 }
 
+// A new P-256 key, unencrypted: what every certificate here is made with.
+const NEW_EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
 /** Issues `<name>.crt` and `<name>.key` in `dir`, signed by `<issuer>.crt`; `extensions` as in an openssl extfile. */
 export function issue(dir: string, name: string, subject: string, extensions: string, issuer: string, days = 825): void {
   writeFileSync(join(dir, `${name}.ext`), extensions);
-  openssl(dir, [
-    'req',
-    '-new',
-    '-utf8',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    subject,
-  ]);
+  openssl(dir, ['req', '-new', '-utf8', ...NEW_EC_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
   openssl(dir, [
     'x509',
     '-req',
@@ -116,11 +104,7 @@ export function authority(dir: string, name: string, subject: string, days = 365
   openssl(dir, [
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
+    ...NEW_EC_KEY,
     '-keyout',
     `${name}.key`,
     '-out',
