@@ -92,3 +92,27 @@ describe("host patterns", () => {
     expect(pattern("xn--bcher-kva.example").matches(host("xn--bcher-kva.example"))).toBe(true);
   });
 });
+
+function readInto(into: RequestHost, authority: string): RequestHost {
+  let bytes = String.UTF8.encode(authority);
+  return into.read(changetype<usize>(bytes), bytes.byteLength);
+}
+
+describe("a host read into a buffer kept from request to request", () => {
+  // The filter reads each request's :authority into the same RequestHost: an earlier, longer host's
+  // bytes are still in the buffer, and must never count for a later one.
+  it("never lends a shorter host the bytes of a longer one before it", () => {
+    let reused = new RequestHost();
+    expect(pattern("payments.example.com").matches(readInto(reused, "payments.example.com"))).toBe(true);
+    expect(pattern("payments.example.com").matches(readInto(reused, "payments.example"))).toBe(false);
+    expect(pattern("*.example.com").matches(readInto(reused, "example.com"))).toBe(false);
+    expect(reused.name).toBe("example.com");
+  });
+  it("is ambiguous after a clear host when the next authority is, and in scope of every deny", () => {
+    let reused = new RequestHost();
+    readInto(reused, "payments.example.com");
+    expect(readInto(reused, "payments.example.com:1@x").ambiguous).toBe(true);
+    expect(hostInScope([pattern("other.example")], reused, true)).toBe(true);
+    expect(hostInScope([pattern("payments.example.com")], reused, false)).toBe(false);
+  });
+});

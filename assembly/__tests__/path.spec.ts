@@ -106,3 +106,28 @@ describe("path prefixes", () => {
     expect(pathPrefix("/a b")).toBeNull();
   });
 });
+
+function readInto(into: RequestPath, raw: string): RequestPath {
+  let bytes = String.UTF8.encode(raw);
+  return into.read(changetype<usize>(bytes), bytes.byteLength);
+}
+
+describe("a path read into a buffer kept from request to request", () => {
+  // The filter reads each request's path into the same RequestPath: an earlier, longer path's bytes
+  // are still in the buffer, and must never count for a later, shorter one.
+  it("never lends a shorter path the bytes of a longer one before it", () => {
+    let reused = new RequestPath();
+    readInto(reused, "/ledger/statements/2027");
+    expect(pathHasPrefix("/ledger/statements/2027", "/ledger/")).toBe(true);
+    expect(pathInScope(prefixes(["/ledger/"]), readInto(reused, "/led"), false)).toBe(false);
+    expect(reused.path).toBe("/led");
+    expect(pathInScope(prefixes(["/ledger"]), readInto(reused, "/"), false)).toBe(false);
+  });
+  it("is ambiguous again after an unambiguous one, and the reverse", () => {
+    let reused = new RequestPath();
+    expect(readInto(reused, "/ledger/x").ambiguous).toBe(false);
+    expect(readInto(reused, "/ledger/%2e%2e/admin").ambiguous).toBe(true);
+    expect(pathInScope(prefixes(["/ledger/"]), reused, false)).toBe(false);
+    expect(readInto(reused, "/ledger/y").path).toBe("/ledger/y");
+  });
+});
