@@ -109,6 +109,11 @@ export class CertAllowlistRoot extends RootContext {
   // Each Reason's name, encoded for the deny line.
   reasonNames: ArrayBuffer[] = reasonNames();
 
+  // Envoy deletes a root when it drops the plugin's old configuration, at a moment of its own —
+  // often while a later request runs. The SDK's default only logs a debug line then, which would
+  // land among that request's lines; there is nothing to do or say.
+  onDelete(): void {}
+
   // Envoy refuses a configuration for which this returns false and keeps the previous one.
   onConfigure(configuration_size: u32): bool {
     // No clock here: every VM that loads this configuration must give the canary's answer.

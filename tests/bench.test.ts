@@ -16,8 +16,11 @@ const release = readFileSync(MODULE);
 const MAX_MODULE_BYTES = 128 * 1024;
 // Instructions to configure one plain sha256 rule, at 10 000 rules.
 const CONFIGURE_CEILING = 7_000;
-// The README's figures (npm run bench:readme) must be what the filter does now, within this much.
+// The README's figures (npm run bench:readme) must be what the filter does now, within this much:
+// exactly what the same input costs, or, for requests carrying the demo PKI's certificates (made
+// anew on each machine, a few bytes longer or shorter), a little more.
 const README_TOLERANCE = 0.03;
+const README_TOLERANCE_FRESH_PKI = 0.1;
 const stated = statedInstructions(readFileSync(README, 'utf8'));
 
 describe("the benchmark's scenarios", () => {
@@ -40,7 +43,7 @@ describe("the benchmark's scenarios", () => {
       const readme = stated.get(scenario.name);
       assert.ok(readme !== undefined, `README.md states no instruction count for "${scenario.name}"`);
       assert.ok(
-        Math.abs(counts.mean - readme) <= README_TOLERANCE * readme,
+        Math.abs(counts.mean - readme) <= (scenario.freshPki ? README_TOLERANCE_FRESH_PKI : README_TOLERANCE) * readme,
         `README.md states ${readme} instructions, the filter now takes ${Math.round(counts.mean)}: run npm run bench and npm run bench:readme`,
       );
     });
